@@ -1,0 +1,159 @@
+// Tensor: a JS handle on a native torch::Tensor. The data stays in native (or GPU) memory; it is copied
+// into JS only by toTypedArray().
+import { SeqsamError, nativeCall, nativeSync } from './errors.js';
+import { addon, type NativeTensor } from './native.js';
+
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int16' | 'int32' | 'int64' | 'bool';
+
+export type TypedArrayFor<D extends DType> = D extends 'float32'
+  ? Float32Array
+  : D extends 'float64'
+    ? Float64Array
+    : D extends 'float16' | 'bfloat16'
+      ? Uint16Array
+      : D extends 'int8'
+        ? Int8Array
+        : D extends 'uint8' | 'bool'
+          ? Uint8Array
+          : D extends 'int16'
+            ? Int16Array
+            : D extends 'int32'
+              ? Int32Array
+              : BigInt64Array;
+
+export type AnyTypedArray =
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Int32Array
+  | BigInt64Array;
+
+// The element type a typed array's bytes are read as. Uint16Array holds float16 unless told bfloat16;
+// Uint8Array holds uint8 unless told bool.
+const defaultDtype = new Map<Function, DType>([
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [Uint16Array, 'float16'],
+  [Int8Array, 'int8'],
+  [Uint8Array, 'uint8'],
+  [Uint8ClampedArray, 'uint8'],
+  [Int16Array, 'int16'],
+  [Int32Array, 'int32'],
+  [BigInt64Array, 'int64'],
+]);
+
+function viewOf(dtype: string, buffer: ArrayBuffer): AnyTypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(buffer);
+    case 'float64': return new Float64Array(buffer);
+    case 'float16':
+    case 'bfloat16': return new Uint16Array(buffer);
+    case 'int8': return new Int8Array(buffer);
+    case 'uint8':
+    case 'bool': return new Uint8Array(buffer);
+    case 'int16': return new Int16Array(buffer);
+    case 'int32': return new Int32Array(buffer);
+    case 'int64': return new BigInt64Array(buffer);
+    default: throw new SeqsamError('ERR_ARGUMENT', `Tensor: no typed array holds dtype '${dtype}'`);
+  }
+}
+
+export interface TensorFromOptions {
+  device?: string;
+  // Reinterprets the typed array's elements: 'bool' for a Uint8Array, 'bfloat16' for a Uint16Array.
+  dtype?: DType;
+}
+
+export class Tensor implements Disposable {
+  // The native handle; null once disposed. Native functions accept the Tensor itself.
+  #handle: NativeTensor | null;
+
+  constructor(handle: NativeTensor) {
+    this.#handle = handle;
+  }
+
+  static from(data: AnyTypedArray, shape: readonly number[], options: TensorFromOptions = {}): Tensor {
+    const dtype = options.dtype ?? defaultDtype.get(data.constructor);
+    if (!dtype) throw new SeqsamError('ERR_ARGUMENT', 'Tensor.from: data must be a typed array');
+    return new Tensor(nativeSync(() => addon().tensorFromTypedArray(data, [...shape], dtype, options.device ?? 'cpu')));
+  }
+
+  // The native handle, for lib/ internals that pass tensors to the addon.
+  get handle(): NativeTensor {
+    if (!this.#handle) throw new SeqsamError('ERR_DISPOSED', 'Tensor: used after dispose()');
+    return this.#handle;
+  }
+
+  get shape(): number[] {
+    return nativeSync(() => this.handle.shape);
+  }
+
+  get dtype(): DType {
+    return nativeSync(() => this.handle.dtype) as DType;
+  }
+
+  get device(): string {
+    return nativeSync(() => this.handle.device);
+  }
+
+  get byteLength(): number {
+    return nativeSync(() => this.handle.byteLength);
+  }
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get disposed(): boolean {
+    return this.#handle === null || this.#handle.disposed;
+  }
+
+  // Copies the data out (off the JS thread) as a typed array of the tensor's dtype.
+  async toTypedArray(): Promise<AnyTypedArray> {
+    const handle = this.handle;
+    const dtype = handle.dtype;
+    const buffer = await nativeCall(() => handle.toBuffer());
+    return viewOf(dtype, buffer);
+  }
+
+  async toArray(): Promise<number[]> {
+    const data = await this.toTypedArray();
+    return Array.from(data as ArrayLike<number | bigint>, Number);
+  }
+
+  // A copy on another device and/or dtype.
+  async to(target: { device?: string; dtype?: DType }): Promise<Tensor> {
+    const handle = this.handle;
+    return new Tensor(await nativeCall(() => handle.to(target.device, target.dtype)));
+  }
+
+  dispose(): void {
+    this.#handle?.dispose();
+    this.#handle = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  toString(): string {
+    return this.disposed ? 'Tensor(disposed)' : `Tensor(${this.dtype}[${this.shape.join(', ')}] on ${this.device})`;
+  }
+}
+
+export type NamedTensors = Record<string, Tensor>;
+
+export function wrapNamed(native: Record<string, NativeTensor>): NamedTensors {
+  const out: NamedTensors = {};
+  for (const [name, handle] of Object.entries(native)) out[name] = new Tensor(handle);
+  return out;
+}
+
+export function disposeAll(tensors: Iterable<Tensor> | NamedTensors): void {
+  const list = Symbol.iterator in Object(tensors) ? (tensors as Iterable<Tensor>) : Object.values(tensors as NamedTensors);
+  for (const t of list) t.dispose();
+}

@@ -1,0 +1,37 @@
+// The seqsam native module: LibTorch models and tensors behind Node-API.
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "bindings/registry.h"
+#include "core/addon_data.h"
+#include "core/tensor_handle.h"
+
+namespace seqsam {
+
+AddonData& addonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+namespace {
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
+  // Debian's LibTorch starts with one intra-op thread; use the machine (JS may change it).
+  static std::once_flag threadsOnce;
+  std::call_once(threadsOnce, [] {
+    unsigned cores = std::thread::hardware_concurrency();
+    if (cores > 0 && at::get_num_threads() < static_cast<int>(cores)) at::set_num_threads(static_cast<int>(cores));
+  });
+  TensorHandle::Register(env, exports);
+  bindings::registerRuntime(env, exports);
+  bindings::registerCheckpointIo(env, exports);
+  bindings::registerSam(env, exports);
+  return exports;
+}
+
+}  // namespace
+}  // namespace seqsam
+
+static Napi::Object InitSeqsam(Napi::Env env, Napi::Object exports) { return seqsam::init(env, exports); }
+
+NODE_API_MODULE(seqsam, InitSeqsam)

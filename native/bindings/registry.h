@@ -1,0 +1,11 @@
+// Each binding file adds its functions to the module's exports.
+#pragma once
+#include <napi.h>
+
+namespace seqsam::bindings {
+
+void registerRuntime(Napi::Env env, Napi::Object exports);
+void registerCheckpointIo(Napi::Env env, Napi::Object exports);
+void registerSam(Napi::Env env, Napi::Object exports);
+
+}  // namespace seqsam::bindings

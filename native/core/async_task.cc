@@ -1,0 +1,65 @@
+#include "core/async_task.h"
+
+#include <torch/torch.h>
+
+#include "core/js_errors.h"
+
+namespace seqsam {
+
+namespace {
+
+class AsyncTask : public Napi::AsyncWorker {
+ public:
+  AsyncTask(Napi::Env env, std::function<Finish()> work)
+      : Napi::AsyncWorker(env, "seqsam"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {}
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      // Worker threads inherit no grad mode; inference paths disable it themselves.
+      finish_ = work_();
+    } catch (...) {
+      error_ = classifyCurrentException();
+      failed_ = true;
+    }
+    work_ = nullptr;  // release captured tensors on the worker, not later on the JS thread
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failed_) {
+      deferred_.Reject(makeJsError(env, error_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(finish_ ? finish_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+      deferred_.Reject(makeJsError(env, classifyCurrentException()).Value());
+    }
+    finish_ = nullptr;
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<Finish()> work_;
+  Finish finish_;
+  CaughtError error_;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+Napi::Promise runAsync(Napi::Env env, std::function<Finish()> work) {
+  auto* task = new AsyncTask(env, std::move(work));
+  Napi::Promise promise = task->promise();
+  task->Queue();
+  return promise;
+}
+
+}  // namespace seqsam

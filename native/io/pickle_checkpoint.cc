@@ -1,0 +1,82 @@
+#include "io/pickle_checkpoint.h"
+
+#include <caffe2/serialize/inline_container.h>
+
+#include <cstdio>
+
+#include "core/errors.h"
+#include "io/torch_unpickler.h"
+
+namespace seqsam::io {
+
+namespace {
+
+void flatten(const PickleRef& value, const std::string& prefix, std::vector<std::pair<std::string, torch::Tensor>>& out) {
+  if (value->kind == PickleValue::Kind::Tensor) {
+    out.emplace_back(prefix, value->tensor);
+  } else if (value->kind == PickleValue::Kind::Dict) {
+    for (const auto& [key, item] : value->entries) {
+      if (key->kind != PickleValue::Kind::String) continue;
+      flatten(item, prefix.empty() ? key->text : prefix + "." + key->text, out);
+    }
+  }
+}
+
+// {"model": sd} / {"state_dict": sd} wrappers (training checkpoints) unwrap to the state dict.
+PickleRef unwrapStateDict(const PickleRef& root) {
+  if (root->kind != PickleValue::Kind::Dict) return root;
+  for (const char* wrapper : {"state_dict", "model", "model_state_dict"}) {
+    for (const auto& [key, item] : root->entries) {
+      if (key->kind == PickleValue::Kind::String && key->text == wrapper && item->kind == PickleValue::Kind::Dict) return item;
+    }
+  }
+  return root;
+}
+
+bool startsWithZipMagic(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  require(f != nullptr, code::kIo, path + ": cannot open");
+  unsigned char magic[4] = {0, 0, 0, 0};
+  size_t n = std::fread(magic, 1, 4, f);
+  std::fclose(f);
+  require(n > 0, code::kCheckpoint, path + ": file is empty");
+  if (magic[0] == 0x80) {
+    fail(code::kCheckpoint, path + ": a legacy (pre-1.6) torch pickle; re-save it with torch.save in a current PyTorch");
+  }
+  return n == 4 && magic[0] == 'P' && magic[1] == 'K';
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> readTorchCheckpoint(const std::string& path) {
+  require(startsWithZipMagic(path), code::kCheckpoint, path + ": not a torch.save zip archive");
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    auto [pickleData, pickleSize] = reader.getRecord("data.pkl");
+    const auto* begin = static_cast<const uint8_t*>(pickleData.get());
+    std::vector<uint8_t> pickle(begin, begin + pickleSize);
+    auto loadStorage = [&](const std::string& key, at::ScalarType type, int64_t numel) -> torch::Tensor {
+      std::string record = "data/" + key;
+      require(reader.hasRecord(record), code::kCheckpoint, path + ": storage '" + key + "' is missing from the archive");
+      auto [data, bytes] = reader.getRecord(record);
+      size_t itemSize = c10::elementSize(type);
+      require(bytes == static_cast<size_t>(numel) * itemSize, code::kCheckpoint,
+              path + ": storage '" + key + "' holds " + std::to_string(bytes) + " bytes, expected " + std::to_string(numel * itemSize));
+      torch::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(type));
+      std::memcpy(t.data_ptr(), data.get(), bytes);
+      return t;
+    };
+    flatten(unwrapStateDict(unpickleTorch(pickle, loadStorage, path)), "", out);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    fail(code::kCheckpoint, path + ": not a readable torch.save archive (" + e.what_without_backtrace() + ")");
+  }
+  require(!out.empty(), code::kCheckpoint, path + ": holds no tensors");
+  // Views of shared storages become tensors of their own (what a state dict means).
+  for (auto& [name, tensor] : out) tensor = tensor.contiguous();
+  return out;
+}
+
+}  // namespace seqsam::io

@@ -1,0 +1,37 @@
+// A small unpickler for the data.pkl of a torch.save archive: enough of the pickle machine for state
+// dicts (nested dicts / OrderedDicts of tensors, with numbers, strings, lists and tuples around them).
+// LibTorch's own unpickler rejects the `_metadata` and backward-hook objects Python writes there.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace seqsam::io {
+
+struct PickleValue;
+using PickleRef = std::shared_ptr<PickleValue>;
+
+struct PickleValue {
+  enum class Kind { None, Bool, Int, Float, String, Tuple, List, Dict, Global, Object, Tensor, Storage };
+  Kind kind = Kind::None;
+  bool boolean = false;
+  int64_t integer = 0;
+  double real = 0;
+  std::string text;                               // String; Global: "module.name"; Storage: key
+  std::vector<PickleRef> items;                   // Tuple, List; Object: constructor args
+  std::vector<std::pair<PickleRef, PickleRef>> entries;  // Dict, in insertion order
+  torch::Tensor tensor;                           // Tensor
+  at::ScalarType storageType = at::kFloat;        // Storage
+};
+
+// Loads the storage `key` holding `numel` elements of `type`.
+using StorageLoader = std::function<torch::Tensor(const std::string& key, at::ScalarType type, int64_t numel)>;
+
+// Runs the pickle program in `bytes`; `what` names the file in errors.
+PickleRef unpickleTorch(const std::vector<uint8_t>& bytes, const StorageLoader& loadStorage, const std::string& what);
+
+}  // namespace seqsam::io

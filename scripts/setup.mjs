@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// Makes a clone ready to run: LibTorch (Debian packages when missing and root), npm dependencies,
+// the native build and the TypeScript build — each step skipped when already up to date.
+//   node scripts/setup.mjs [--force-build] [--quiet] [--install]
+// --install is npm's install hook (for `npm install seqsam` and `npx seqsam`): npm is installing the
+// dependencies itself, so they are only looked up, never reinstalled.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const quiet = args.has('--quiet');
+const forceBuild = args.has('--force-build');
+const installHook = args.has('--install');
+const require = createRequire(join(root, 'package.json'));
+const debianPackages = ['libtorch-dev', 'libopenblas0-pthread'];
+
+function say(message) {
+  process.stderr.write(`seqsam setup: ${message}\n`);
+}
+
+function run(command, commandArgs, options = {}) {
+  const started = Date.now();
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', ...options });
+  if (result.status !== 0) {
+    process.stderr.write(`seqsam setup: '${command} ${commandArgs.join(' ')}' failed (exit ${result.status ?? result.signal})\n`);
+    process.exit(result.status || 1);
+  }
+  return (Date.now() - started) / 1000;
+}
+
+function newestMtime(path) {
+  if (!existsSync(path)) return 0;
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.mtimeMs;
+  let newest = s.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+function mtime(path) {
+  return existsSync(path) ? statSync(path).mtimeMs : 0;
+}
+
+function dpkgInstalled(name) {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('install ok installed');
+}
+
+function ensureDebianPackages() {
+  if (!existsSync('/etc/debian_version') || process.env.SEQSAM_SKIP_APT) return;
+  const missing = debianPackages.filter((p) => !dpkgInstalled(p));
+  if (missing.length === 0) return;
+  // A LibTorch found elsewhere (Torch_DIR, LIBTORCH, python's torch) makes libtorch-dev optional.
+  const torchElsewhere = Boolean(process.env.Torch_DIR || process.env.LIBTORCH);
+  const needed = torchElsewhere ? missing.filter((p) => p !== 'libtorch-dev') : missing;
+  if (needed.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    process.stderr.write(
+      `seqsam setup: missing Debian packages: ${needed.join(' ')}\n` +
+        `  install them with: sudo apt-get update && sudo apt-get install -y ${needed.join(' ')}\n` +
+        '  (or point Torch_DIR / LIBTORCH at another LibTorch)\n',
+    );
+    process.exit(1);
+  }
+  say(`installing ${needed.join(' ')} (apt-get)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const seconds = run('apt-get', ['update', '-q'], { env }) + run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...needed], { env });
+  say(`apt-get took ${seconds.toFixed(0)} s`);
+}
+
+function resolvable(name) {
+  try {
+    return require.resolve(`${name}/package.json`);
+  } catch {
+    return null;
+  }
+}
+
+function ensureNodeModules() {
+  if (installHook) return;
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(marker) && mtime(marker) >= mtime(join(root, 'package-lock.json'))) return;
+  say('installing npm dependencies (npm ci)');
+  const seconds = run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts']);
+  say(`npm ci took ${seconds.toFixed(0)} s`);
+}
+
+function ensureNativeBuild() {
+  const binary = join(root, 'build', 'Release', 'seqsam.node');
+  const sources = Math.max(newestMtime(join(root, 'native')), mtime(join(root, 'CMakeLists.txt')));
+  if (!forceBuild && mtime(binary) > sources) return;
+  say('building the native addon (cmake-js)');
+  const cmakeJsPackage = resolvable('cmake-js');
+  if (!cmakeJsPackage) {
+    process.stderr.write("seqsam setup: cmake-js is not installed; run 'npm ci' first\n");
+    process.exit(1);
+  }
+  const cmakeJs = join(dirname(cmakeJsPackage), 'bin', 'cmake-js');
+  const jobs = String(Math.max(1, availableParallelism()));
+  const seconds = run(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--parallel', jobs]);
+  say(`native build took ${seconds.toFixed(0)} s`);
+}
+
+function ensureTypeScript() {
+  const marker = join(root, 'dist', 'lib', 'index.js');
+  const sources = Math.max(newestMtime(join(root, 'lib')), mtime(join(root, 'tsconfig.json')));
+  if (mtime(marker) > sources && newestMtime(join(root, 'dist')) >= sources) return;
+  const typescript = resolvable('typescript');
+  if (!typescript) {
+    // A published package ships dist/; only a source checkout compiles it.
+    if (existsSync(marker)) return;
+    process.stderr.write("seqsam setup: TypeScript is not installed and dist/ is missing; run 'npm ci' first\n");
+    process.exit(1);
+  }
+  say('compiling TypeScript (tsc)');
+  const tsc = join(dirname(typescript), 'bin', 'tsc');
+  run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+}
+
+const started = Date.now();
+ensureDebianPackages();
+ensureNodeModules();
+ensureNativeBuild();
+ensureTypeScript();
+if ((Date.now() - started) > 2000) say(`ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
