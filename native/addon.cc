@@ -25,7 +25,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   TensorHandle::Register(env, exports);
   bindings::registerRuntime(env, exports);
   bindings::registerCheckpointIo(env, exports);
-  bindings::registerSam(env, exports);
+  bindings::registerModel(env, exports);
+  bindings::registerOps(env, exports);
   return exports;
 }
 

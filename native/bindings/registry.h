@@ -6,6 +6,7 @@ namespace seqsam::bindings {
 
 void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerCheckpointIo(Napi::Env env, Napi::Object exports);
-void registerSam(Napi::Env env, Napi::Object exports);
+void registerModel(Napi::Env env, Napi::Object exports);
+void registerOps(Napi::Env env, Napi::Object exports);
 
 }  // namespace seqsam::bindings

@@ -1,5 +1,6 @@
 // Versions, devices and thread settings.
 #include <dlfcn.h>
+#include <torch/torch.h>
 
 #include <thread>
 

@@ -1,0 +1,30 @@
+/** Error codes used by the dataset loaders. */
+export type DataErrorCode = 'ERR_DATA' | 'ERR_IO' | 'ERR_ARGUMENT';
+
+/**
+ * Every failure of a loader in `lib/data` is a DataError:
+ * - `ERR_DATA`: the file exists but its content is wrong (bad shape, value range, format, …);
+ * - `ERR_IO`: a file or folder is missing or cannot be read;
+ * - `ERR_ARGUMENT`: an option passed by the caller is invalid.
+ * Messages name the file and the entry or field at fault.
+ */
+export class DataError extends Error {
+  readonly code: DataErrorCode;
+  constructor(message: string, code: DataErrorCode = 'ERR_DATA', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataError';
+    this.code = code;
+  }
+}
+
+export function isDataError(error: unknown): error is DataError {
+  return error instanceof DataError;
+}
+
+/** Wraps a Node fs error (ENOENT, EACCES, EISDIR, …) as an ERR_IO DataError naming the path. */
+export function ioError(path: string, error: unknown, what = 'cannot read'): DataError {
+  if (error instanceof DataError) return error;
+  const e = error as { code?: unknown; message?: unknown };
+  const detail = typeof e?.code === 'string' ? e.code : typeof e?.message === 'string' ? e.message : String(error);
+  return new DataError(`${path}: ${what} (${detail})`, 'ERR_IO', { cause: error });
+}

@@ -1,0 +1,146 @@
+// The shared body of Sam and SeqSam: one native model (SAM + recurrent cell) and its weights.
+import { SeqsamError, nativeCall, nativeSync } from '../errors.js';
+import { addon, type NativeTensor } from '../native.js';
+import { readCheckpoint, mapCheckpointNames, writeSafetensors } from '../checkpoint/index.js';
+import { type NamedTensors, Tensor, disposeAll, wrapNamed } from '../tensor.js';
+import { packageVersion } from '../runtime.js';
+import type { SamConfig, SamPreset } from './config.js';
+import { ImageEmbedding } from './embedding.js';
+import { decodeImage, type ImageInput, type ImageOptions } from './image-input.js';
+
+export type WeightScope = 'sam' | 'all';
+
+export interface NativeModelHandle {
+  config(): string;
+  device(): string;
+  parameterShapes(scope: WeightScope): Record<string, number[]>;
+  load(tensors: Record<string, NativeTensor>, strict: boolean, scope: WeightScope): Promise<void>;
+  stateDict(scope: WeightScope): Record<string, NativeTensor>;
+  embed(image: NativeTensor): Promise<{ embeddings: NativeTensor; inputSize: [number, number] }>;
+  predict(
+    embeddings: NativeTensor,
+    prompts: Record<string, Tensor | undefined>,
+    options: { originalSize: [number, number]; inputSize: [number, number]; multimask?: boolean; numMasks?: number },
+  ): Promise<{ masks: NativeTensor; lowResLogits: NativeTensor; iou: NativeTensor }>;
+  configureTraining(options: object): void;
+  trainStep(batch: object, options?: { lr?: number; update?: boolean }): Promise<NativeStepResult>;
+  evalStep(batch: object, numMasks: number): Promise<NativeStepResult>;
+  gradients(): Record<string, NativeTensor>;
+  optimizerState(): Record<string, NativeTensor>;
+  loadOptimizerState(tensors: Record<string, NativeTensor>): Promise<void>;
+  dispose(): void;
+}
+
+export interface NativeStepResult {
+  loss: number;
+  picks?: NativeTensor;
+  assignment?: NativeTensor;
+  cost?: NativeTensor;
+  logits?: NativeTensor;
+}
+
+export interface ModelOptions {
+  preset?: SamPreset;
+  config?: SamConfig;
+  // A .pth or .safetensors file: official SAM/MedSAM names, Hugging Face names, optional `sam.` prefix.
+  checkpoint?: string;
+  device?: string;
+  // Seeds the random initialisation of whatever the checkpoint does not set.
+  seed?: number;
+  // Reject checkpoints with missing, unexpected or mis-shaped tensors (default true).
+  strict?: boolean;
+}
+
+export function createNativeModel(options: ModelOptions): NativeModelHandle {
+  if (options.preset && options.config) throw new SeqsamError('ERR_ARGUMENT', 'give either preset or config, not both');
+  const Native = addon().NativeModel as new (o: object) => NativeModelHandle;
+  return nativeSync(
+    () =>
+      new Native({
+        preset: options.preset,
+        config: options.preset ? undefined : JSON.stringify(options.config ?? {}),
+        device: options.device ?? 'cpu',
+        seed: options.seed ?? 0,
+      }),
+  );
+}
+
+export class ModelBase implements Disposable {
+  protected native: NativeModelHandle | null;
+
+  protected constructor(native: NativeModelHandle) {
+    this.native = native;
+  }
+
+  protected get handle(): NativeModelHandle {
+    if (!this.native) throw new SeqsamError('ERR_DISPOSED', 'the model was disposed');
+    return this.native;
+  }
+
+  get config(): Required<SamConfig> {
+    return JSON.parse(nativeSync(() => this.handle.config())) as Required<SamConfig>;
+  }
+
+  get device(): string {
+    return nativeSync(() => this.handle.device());
+  }
+
+  // Loads weights from a checkpoint file; returns its metadata. Tensors outside `scope` that the file
+  // holds (e.g. a SeqSAM cell when loading into plain SAM) are ignored, never half-loaded.
+  protected async loadWeights(path: string, scope: WeightScope, strict: boolean): Promise<{ metadata: Record<string, string>; extra: NamedTensors }> {
+    const { tensors, metadata } = await readCheckpoint(path);
+    const extra: NamedTensors = {};
+    try {
+      const official = Object.keys(this.handle.parameterShapes(scope));
+      const modelTensors = Object.keys(tensors).filter((name) => !name.startsWith('optimizer.'));
+      for (const name of Object.keys(tensors)) if (name.startsWith('optimizer.')) extra[name] = tensors[name];
+      const mapping = mapCheckpointNames(modelTensors, official);
+      const named: Record<string, NativeTensor> = {};
+      for (const [from, to] of mapping.renamed) named[to] = tensors[from].handle;
+      // Unknown names go in as they are, so that strict loading lists them.
+      const ignored = scope === 'sam' ? (n: string) => /^(sam\.)?cell\./.test(n) : () => false;
+      for (const name of mapping.unmatched) if (!ignored(name)) named[name] = tensors[name].handle;
+      await nativeCall(() => this.handle.load(named, strict, scope)).catch((error: Error & { code?: string }) => {
+        throw new SeqsamError('ERR_CHECKPOINT', `${path}: ${error.message}`, { cause: error });
+      });
+    } finally {
+      for (const [name, t] of Object.entries(tensors)) if (!(name in extra)) t.dispose();
+    }
+    return { metadata, extra };
+  }
+
+  // Live views of the weights under their official names.
+  stateDict(scope: WeightScope = 'all'): NamedTensors {
+    return wrapNamed(nativeSync(() => this.handle.stateDict(scope)));
+  }
+
+  protected async saveTensors(path: string, scope: WeightScope, extra: NamedTensors, metadata: Record<string, string>): Promise<void> {
+    const weights = this.stateDict(scope);
+    try {
+      await writeSafetensors(path, { ...weights, ...extra }, { format: 'seqsam', version: packageVersion(), config: JSON.stringify(this.config), ...metadata });
+    } finally {
+      disposeAll(weights);
+    }
+  }
+
+  // Runs the frozen image encoder once. Batches of same-size raw images may be stacked by the caller.
+  async embed(image: ImageInput, options: ImageOptions = {}): Promise<ImageEmbedding> {
+    const decoded = await decodeImage(image, options);
+    try {
+      const handle = this.handle;
+      const { embeddings, inputSize } = await nativeCall(() => handle.embed(decoded.tensor.handle));
+      return new ImageEmbedding(new Tensor(embeddings), [decoded.height, decoded.width], inputSize);
+    } finally {
+      decoded.tensor.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.native?.dispose();
+    this.native = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,79 @@
+// Prompt validation and packing: boxes and points in original-image pixels become native tensors.
+import { SeqsamError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+
+export type Point = [number, number];
+export type Box = [number, number, number, number];
+
+export interface PromptInput {
+  // One prompt: points with labels (1 foreground, 0 background), and/or a box x0 y0 x1 y1.
+  points?: Point[];
+  pointLabels?: number[];
+  box?: Box;
+  // Several prompts against the same image (batched): one box (and/or point list) each.
+  boxes?: Box[];
+  pointSets?: Point[][];
+  pointLabelSets?: number[][];
+  // Low-res logits (B, 1, 4h, 4w) from an earlier prediction, fed back as a mask prompt.
+  maskInput?: Tensor;
+}
+
+export interface PackedPrompts {
+  batch: number;
+  tensors: { points?: Tensor; pointLabels?: Tensor; boxes?: Tensor; maskInput?: Tensor };
+  dispose(): void;
+}
+
+function checkPoint([x, y]: Point, where: string, width: number, height: number): void {
+  if (!Number.isFinite(x) || !Number.isFinite(y)) throw new SeqsamError('ERR_ARGUMENT', `${where} = (${x}, ${y}) is not a finite coordinate`);
+  if (x < 0 || y < 0 || x > width || y > height) {
+    throw new SeqsamError('ERR_ARGUMENT', `${where} = (${x}, ${y}) lies outside the ${width}×${height} image`);
+  }
+}
+
+function checkBox(box: Box, where: string, width: number, height: number): void {
+  if (!Array.isArray(box) || box.length !== 4) throw new SeqsamError('ERR_ARGUMENT', `${where} must be [x0, y0, x1, y1]`);
+  const [x0, y0, x1, y1] = box;
+  checkPoint([x0, y0], `${where} corner (x0, y0)`, width, height);
+  checkPoint([x1, y1], `${where} corner (x1, y1)`, width, height);
+  if (x1 < x0 || y1 < y0) throw new SeqsamError('ERR_ARGUMENT', `${where} = [${box.join(', ')}] has x1 < x0 or y1 < y0`);
+}
+
+// Validates against the original image size and packs prompts into (B, ...) tensors.
+export function packPrompts(input: PromptInput, width: number, height: number, device = 'cpu'): PackedPrompts {
+  const boxes = input.boxes ?? (input.box ? [input.box] : undefined);
+  const pointSets = input.pointSets ?? (input.points ? [input.points] : undefined);
+  const labelSets = input.pointLabelSets ?? (input.pointLabels ? [input.pointLabels] : undefined);
+  if (!boxes && !pointSets) throw new SeqsamError('ERR_ARGUMENT', 'prompt: give points or a box');
+  const batch = boxes?.length ?? pointSets!.length;
+  if (batch === 0) throw new SeqsamError('ERR_ARGUMENT', 'prompt: the prompt list is empty');
+  const tensors: PackedPrompts['tensors'] = {};
+  if (boxes) {
+    boxes.forEach((b, i) => checkBox(b, boxes.length > 1 ? `boxes[${i}]` : 'box', width, height));
+    tensors.boxes = Tensor.from(Float32Array.from(boxes.flat()), [batch, 4], { device });
+  }
+  if (pointSets) {
+    if (pointSets.length !== batch) throw new SeqsamError('ERR_SHAPE', `prompt: ${pointSets.length} point sets for ${batch} boxes`);
+    if (!labelSets || labelSets.length !== batch) throw new SeqsamError('ERR_ARGUMENT', 'prompt: pointLabels must accompany points, one label per point');
+    const n = pointSets[0].length;
+    if (n === 0) throw new SeqsamError('ERR_ARGUMENT', 'prompt: points is empty');
+    pointSets.forEach((set, i) => {
+      if (set.length !== n) throw new SeqsamError('ERR_SHAPE', `prompt: every point set needs ${n} points (set ${i} has ${set.length})`);
+      if (labelSets[i].length !== n) throw new SeqsamError('ERR_SHAPE', `prompt: point set ${i} has ${n} points but ${labelSets[i].length} labels`);
+      set.forEach((p, j) => checkPoint(p, `points[${j}]`, width, height));
+      labelSets[i].forEach((l, j) => {
+        if (l !== 0 && l !== 1 && l !== -1) throw new SeqsamError('ERR_ARGUMENT', `pointLabels[${j}] = ${l}: use 1 (foreground), 0 (background) or -1 (ignore)`);
+      });
+    });
+    tensors.points = Tensor.from(Float32Array.from(pointSets.flat(2)), [batch, n, 2], { device });
+    tensors.pointLabels = Tensor.from(Int32Array.from(labelSets.flat()), [batch, n], { device });
+  }
+  if (input.maskInput) tensors.maskInput = input.maskInput;
+  return {
+    batch,
+    tensors,
+    dispose() {
+      for (const [key, t] of Object.entries(tensors)) if (key !== 'maskInput') t.dispose();
+    },
+  };
+}

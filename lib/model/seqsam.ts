@@ -1,0 +1,201 @@
+// SeqSAM: SAM with a recurrent mask decoder that generates M plausible masks one after another,
+// trained against K annotators with Hungarian matching (and its baselines, SAM-MCL and single-mask SAM).
+import { SeqsamError, nativeCall, nativeSync } from '../errors.js';
+import type { NativeTensor } from '../native.js';
+import { type NamedTensors, Tensor, disposeAll, wrapNamed } from '../tensor.js';
+import type { ImageEmbedding } from './embedding.js';
+import { ModelBase, createNativeModel, type ModelOptions, type NativeStepResult } from './native-model.js';
+import { packPrompts, type PromptInput } from './prompts.js';
+import { prediction, type SamPrediction } from './sam.js';
+
+export interface TrainingOptions {
+  // 'seqsam' (default), or a baseline: 'sam-mcl' (3 heads, winner takes all), 'sam-det' (one mask)
+  objective?: 'seqsam' | 'sam-mcl' | 'sam-det';
+  // M during training; raised to K when smaller (default 4)
+  numMasks?: number;
+  // Which steps enter the loss when M > K (default 'strided': K even chunks, one random step each)
+  pooling?: 'strided' | 'reference-strided' | 'random' | 'first-k';
+  matching?: 'hungarian' | 'fixed';
+  // 'stop-gradient' detaches the fed-back logits (H keeps its gradient)
+  feedback?: 'backprop' | 'stop-gradient';
+  // 'sum' over the batch (SeqSAM, as the reference) or 'mean'; the baselines default to 'mean'
+  reduction?: 'sum' | 'mean';
+  lr?: number;
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  gradClip?: number;
+  trainEncoder?: boolean;
+  seed?: number;
+}
+
+export interface TrainBatch {
+  // (B, C, h, w) cached image embeddings, or (B, 3, S, S) preprocessed images
+  embeddings?: Tensor;
+  images?: Tensor;
+  // prompts in the encoder's input frame: boxes (B, 4), points (B, N, 2) + pointLabels (B, N)
+  boxes?: Tensor;
+  points?: Tensor;
+  pointLabels?: Tensor;
+  // (B, K, 4h, 4w) binary annotations; labelMask (B, K) defaults to "non-blank"
+  labels: Tensor;
+  labelMask?: Tensor;
+  // (B, P) steps for the loss, overriding the pooling rule
+  picks?: Tensor;
+}
+
+export interface StepResult extends Disposable {
+  loss: number;
+  picks?: Tensor;
+  assignment?: Tensor;
+  cost?: Tensor;
+  logits?: Tensor;
+  dispose(): void;
+}
+
+export interface SeqSamPrediction extends SamPrediction {
+  // per-pixel mean and variance of the M mask probabilities (B, H, W): the rater-disagreement map
+  mean: Tensor;
+  variance: Tensor;
+}
+
+export interface SeqSamPredictOptions extends PromptInput {
+  numMasks?: number;
+}
+
+export interface SeqSamLoadOptions extends ModelOptions {
+  training?: TrainingOptions;
+}
+
+function stepResult(r: NativeStepResult): StepResult {
+  const wrap = (t?: NativeTensor) => (t ? new Tensor(t) : undefined);
+  const out = { loss: r.loss, picks: wrap(r.picks), assignment: wrap(r.assignment), cost: wrap(r.cost), logits: wrap(r.logits) };
+  const dispose = () => {
+    for (const t of [out.picks, out.assignment, out.cost, out.logits]) t?.dispose();
+  };
+  return { ...out, dispose, [Symbol.dispose]: dispose };
+}
+
+function batchHandles(batch: TrainBatch): Record<string, NativeTensor> {
+  const out: Record<string, NativeTensor> = {};
+  for (const [key, value] of Object.entries(batch)) {
+    if (value instanceof Tensor) out[key] = value.handle;
+    else if (value !== undefined) throw new SeqsamError('ERR_ARGUMENT', `batch.${key} must be a Tensor`);
+  }
+  return out;
+}
+
+export class SeqSam extends ModelBase {
+  #training: TrainingOptions | null = null;
+
+  // A checkpoint may be a SeqSAM checkpoint (SAM + cell, maybe optimizer state), a safetensors file with
+  // official SAM names plus cell.*, or SAM/MedSAM weights alone (the cell starts fresh).
+  static async load(options: SeqSamLoadOptions = {}): Promise<SeqSam> {
+    const model = new SeqSam(createNativeModel(options));
+    try {
+      if (options.training) model.configureTraining(options.training);
+      if (options.checkpoint) await model.restore(options.checkpoint, options.strict ?? true);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  }
+
+  private async restore(path: string, strict: boolean): Promise<void> {
+    const { tensors: names } = { tensors: await this.checkpointNames(path) };
+    const scope = names.some((n) => /^(sam\.)?cell\./.test(n)) ? 'all' : 'sam';
+    const { metadata, extra } = await this.loadWeights(path, scope, strict);
+    try {
+      if (metadata.training && !this.#training) this.configureTraining(JSON.parse(metadata.training) as TrainingOptions);
+      const optimizer: Record<string, NativeTensor> = {};
+      for (const [name, t] of Object.entries(extra)) optimizer[name.slice('optimizer.'.length)] = t.handle;
+      if (Object.keys(optimizer).length && this.#training) {
+        const handle = this.handle;
+        await nativeCall(() => handle.loadOptimizerState(optimizer));
+      }
+    } finally {
+      disposeAll(extra);
+    }
+  }
+
+  private async checkpointNames(path: string): Promise<string[]> {
+    const { detectFormat, readSafetensorsHeader } = await import('../checkpoint/index.js');
+    if ((await detectFormat(path)) === 'safetensors') return (await readSafetensorsHeader(path)).entries.map((e) => e.name);
+    return []; // torch.save files are SAM/MedSAM weights
+  }
+
+  get training(): TrainingOptions | null {
+    return this.#training ? { ...this.#training } : null;
+  }
+
+  // Sets up the objective and a fresh AdamW (lr 1e-4, weight decay 0.01 unless told otherwise).
+  configureTraining(options: TrainingOptions = {}): void {
+    nativeSync(() => this.handle.configureTraining(options));
+    this.#training = { ...options };
+  }
+
+  // M masks for each prompt: masks (B, M, H, W) at the original size, plus mean and variance maps.
+  async predict(embedding: ImageEmbedding, prompt: SeqSamPredictOptions): Promise<SeqSamPrediction> {
+    const numMasks = prompt.numMasks ?? 4;
+    if (!Number.isInteger(numMasks) || numMasks < 1) throw new SeqsamError('ERR_ARGUMENT', `numMasks must be a positive integer (got ${numMasks})`);
+    if (prompt.maskInput) throw new SeqsamError('ERR_ARGUMENT', 'SeqSam.predict: maskInput is not a SeqSAM prompt (the model feeds back its own masks)');
+    const [height, width] = embedding.originalSize;
+    const packed = packPrompts(prompt, width, height, this.device);
+    try {
+      const handle = this.handle;
+      const out = await nativeCall(() =>
+        handle.predict(embedding.tensor.handle, packed.tensors, { originalSize: embedding.originalSize, inputSize: embedding.inputSize, numMasks }),
+      );
+      const base = prediction(new Tensor(out.masks), new Tensor(out.lowResLogits), new Tensor(out.iou));
+      const extra = out as unknown as { mean: NativeTensor; variance: NativeTensor };
+      const mean = new Tensor(extra.mean);
+      const variance = new Tensor(extra.variance);
+      const dispose = () => {
+        base.dispose();
+        mean.dispose();
+        variance.dispose();
+      };
+      return { ...base, mean, variance, dispose, [Symbol.dispose]: dispose };
+    } finally {
+      packed.dispose();
+    }
+  }
+
+  private requireTraining(): void {
+    if (!this.#training) throw new SeqsamError('ERR_ARGUMENT', 'call configureTraining() (or load with { training }) before training');
+  }
+
+  // Forward, loss, backward and one AdamW step, natively. `lr` overrides the learning rate from now on.
+  async trainStep(batch: TrainBatch, options: { lr?: number; update?: boolean } = {}): Promise<StepResult> {
+    this.requireTraining();
+    const handle = this.handle;
+    return stepResult(await nativeCall(() => handle.trainStep(batchHandles(batch), options)));
+  }
+
+  // All numMasks hypotheses against all K labels (no pooling, no label mask), without gradients.
+  async evalStep(batch: TrainBatch, options: { numMasks?: number } = {}): Promise<StepResult> {
+    this.requireTraining();
+    const handle = this.handle;
+    return stepResult(await nativeCall(() => handle.evalStep(batchHandles(batch), options.numMasks ?? this.#training?.numMasks ?? 4)));
+  }
+
+  // Gradients left by the last trainStep, by parameter name (copies).
+  gradients(): NamedTensors {
+    return wrapNamed(nativeSync(() => this.handle.gradients()));
+  }
+
+  // Weights (official SAM names + cell.*), optimizer state and the training setup, in one safetensors
+  // file written atomically.
+  async save(path: string, metadata: Record<string, string> = {}): Promise<void> {
+    const optimizer: NamedTensors = {};
+    if (this.#training) {
+      for (const [name, t] of Object.entries(wrapNamed(nativeSync(() => this.handle.optimizerState())))) optimizer[`optimizer.${name}`] = t;
+    }
+    try {
+      await this.saveTensors(path, 'all', optimizer, { model: 'seqsam', ...(this.#training ? { training: JSON.stringify(this.#training) } : {}), ...metadata });
+    } finally {
+      disposeAll(optimizer);
+    }
+  }
+}

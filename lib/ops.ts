@@ -1,0 +1,29 @@
+// SeqSAM's building blocks on their own: Dice cost matrices, exact assignment, the pooling rule.
+import { nativeCall, nativeSync } from './errors.js';
+import { addon, type NativeTensor } from './native.js';
+import { Tensor } from './tensor.js';
+
+interface NativeOps {
+  diceCost(logits: NativeTensor, labels: NativeTensor): Promise<NativeTensor>;
+  assignment(cost: NativeTensor): Promise<NativeTensor>;
+  drawPicks(batch: number, numSteps: number, numLabels: number, pooling: string, seed: number): NativeTensor;
+}
+
+const ops = () => addon().ops as NativeOps;
+
+// (B, M, H, W) logits against (B, K, H, W) labels -> (B, M, K) squared soft Dice loss.
+export async function diceCost(logits: Tensor, labels: Tensor): Promise<Tensor> {
+  return new Tensor(await nativeCall(() => ops().diceCost(logits.handle, labels.handle)));
+}
+
+// (B, R, C) costs -> (B, R) int64: the column matched to each row, -1 where a row stays unmatched.
+export async function assignment(cost: Tensor): Promise<Tensor> {
+  return new Tensor(await nativeCall(() => ops().assignment(cost.handle)));
+}
+
+export type Pooling = 'strided' | 'reference-strided' | 'random' | 'first-k' | 'all';
+
+// (B, P) step indices chosen for the loss by a pooling rule.
+export function drawPicks(batch: number, numSteps: number, numLabels: number, pooling: Pooling, seed = 0): Tensor {
+  return new Tensor(nativeSync(() => ops().drawPicks(batch, numSteps, numLabels, pooling, seed)));
+}

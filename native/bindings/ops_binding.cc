@@ -1,0 +1,66 @@
+// Stand-alone SeqSAM operations, for evaluation code, benchmarks and tests: Dice cost matrices,
+// exact assignment, and the pooling rule.
+#include "bindings/registry.h"
+#include "core/async_task.h"
+#include "core/errors.h"
+#include "core/js_errors.h"
+#include "core/tensor_handle.h"
+#include "seqsam/dice_cost.h"
+#include "seqsam/hungarian.h"
+#include "seqsam/pooling.h"
+
+namespace seqsam::bindings {
+
+namespace {
+
+// diceCost(logits (B, M, H, W), labels (B, K, H, W)) -> Promise<Tensor (B, M, K)>
+Napi::Value diceCost(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 2, code::kArgument, "diceCost(logits, labels)");
+    torch::Tensor logits = TensorHandle::From(info[0], "logits");
+    torch::Tensor labels = TensorHandle::From(info[1], "labels");
+    return runAsync(info.Env(), [logits, labels]() -> Finish {
+      torch::NoGradGuard noGrad;
+      torch::Tensor cost = seq::diceCost(logits.to(torch::kFloat), labels.to(logits.device(), torch::kFloat));
+      return [cost](Napi::Env env) -> Napi::Value { return TensorHandle::Wrap(env, cost); };
+    });
+  });
+}
+
+// assignment(cost (B, R, C)) -> Promise<Tensor (B, R) int64>: the column matched to each row (-1: none).
+Napi::Value assignment(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 1, code::kArgument, "assignment(cost)");
+    torch::Tensor cost = TensorHandle::From(info[0], "cost");
+    return runAsync(info.Env(), [cost]() -> Finish {
+      torch::Tensor out = seq::batchedAssignment(cost);
+      return [out](Napi::Env env) -> Napi::Value { return TensorHandle::Wrap(env, out); };
+    });
+  });
+}
+
+// drawPicks(batch, numSteps, numLabels, pooling, seed) -> Tensor (B, P) int64
+Napi::Value drawPicks(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 5 && info[0].IsNumber() && info[1].IsNumber() && info[2].IsNumber() && info[3].IsString() && info[4].IsNumber(),
+            code::kArgument, "drawPicks(batch, numSteps, numLabels, pooling, seed)");
+    int64_t batch = info[0].As<Napi::Number>().Int64Value();
+    int64_t steps = info[1].As<Napi::Number>().Int64Value();
+    int64_t labels = info[2].As<Napi::Number>().Int64Value();
+    require(batch >= 1 && steps >= 1, code::kArgument, "drawPicks: batch and numSteps must be positive");
+    std::mt19937_64 rng(static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value()));
+    return TensorHandle::Wrap(info.Env(), seq::drawPicks(batch, steps, labels, seq::parsePooling(info[3].As<Napi::String>()), rng));
+  });
+}
+
+}  // namespace
+
+void registerOps(Napi::Env env, Napi::Object exports) {
+  Napi::Object ops = Napi::Object::New(env);
+  ops.Set("diceCost", Napi::Function::New(env, diceCost));
+  ops.Set("assignment", Napi::Function::New(env, assignment));
+  ops.Set("drawPicks", Napi::Function::New(env, drawPicks));
+  exports.Set("ops", ops);
+}
+
+}  // namespace seqsam::bindings

@@ -1,0 +1,69 @@
+#include "sam/common.h"
+
+#include <algorithm>
+
+namespace seqsam::sam {
+
+LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({channels}));
+  bias = register_parameter("bias", torch::zeros({channels}));
+}
+
+torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
+  // Same arithmetic as the reference (biased variance over C), so results match to float rounding.
+  auto centred = x - x.mean(1, /*keepdim=*/true);
+  auto var = centred.square().mean(1, /*keepdim=*/true);
+  auto y = centred * torch::rsqrt(var + eps_);
+  return torch::addcmul(bias.view({1, -1, 1, 1}), y, weight.view({1, -1, 1, 1}));
+}
+
+MLPBlockImpl::MLPBlockImpl(int64_t embeddingDim, int64_t mlpDim, Activation act) : act_(act) {
+  lin1 = register_module("lin1", torch::nn::Linear(embeddingDim, mlpDim));
+  lin2 = register_module("lin2", torch::nn::Linear(mlpDim, embeddingDim));
+}
+
+torch::Tensor MLPBlockImpl::forward(const torch::Tensor& x) {
+  const bool inference = !torch::GradMode::is_enabled();
+  auto run = [&](const torch::Tensor& rows) {
+    auto h = lin1->forward(rows);
+    if (act_ == Activation::kGelu) {
+      h = inference ? torch::gelu_(h) : torch::gelu(h);
+    } else {
+      h = inference ? torch::relu_(h) : torch::relu(h);
+    }
+    return lin2->forward(h);
+  };
+  // The hidden activations are the ViT's largest temporaries (4096 x 3072 floats per image). In CPU
+  // inference, run them in row chunks: small enough for the allocator to recycle (no fresh page faults
+  // per block) and friendlier to the cache; the GEMMs stay large.
+  constexpr int64_t kRowsPerChunk = 1024;
+  const int64_t rows = x.numel() / x.size(-1);
+  if (!inference || !x.device().is_cpu() || rows <= 2 * kRowsPerChunk) return run(x);
+  auto flat = x.reshape({rows, x.size(-1)});
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < rows; r += kRowsPerChunk) parts.push_back(run(flat.slice(0, r, std::min(rows, r + kRowsPerChunk))));
+  auto sizes = x.sizes().vec();
+  sizes.back() = parts[0].size(-1);
+  return torch::cat(parts, 0).view(sizes);
+}
+
+MLPImpl::MLPImpl(int64_t inputDim, int64_t hiddenDim, int64_t outputDim, int64_t numLayers, bool sigmoidOutput)
+    : sigmoidOutput_(sigmoidOutput) {
+  layers_ = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < numLayers; ++i) {
+    int64_t in = i == 0 ? inputDim : hiddenDim;
+    int64_t out = i == numLayers - 1 ? outputDim : hiddenDim;
+    linears_.emplace_back(in, out);
+    layers_->push_back(linears_.back());
+  }
+}
+
+torch::Tensor MLPImpl::forward(torch::Tensor x) {
+  for (size_t i = 0; i < linears_.size(); ++i) {
+    x = linears_[i]->forward(x);
+    if (i + 1 < linears_.size()) x = torch::relu(x);
+  }
+  return sigmoidOutput_ ? torch::sigmoid(x) : x;
+}
+
+}  // namespace seqsam::sam

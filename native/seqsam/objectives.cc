@@ -1,0 +1,79 @@
+#include "seqsam/objectives.h"
+
+#include "core/errors.h"
+#include "seqsam/dice_cost.h"
+#include "seqsam/hungarian.h"
+
+namespace seqsam::seq {
+
+Matching parseMatching(const std::string& name) {
+  if (name == "hungarian") return Matching::Hungarian;
+  if (name == "fixed") return Matching::Fixed;
+  fail(code::kArgument, "matching must be 'hungarian' or 'fixed' (got '" + name + "')");
+}
+
+Reduction parseReduction(const std::string& name) {
+  if (name == "sum") return Reduction::Sum;
+  if (name == "mean") return Reduction::Mean;
+  fail(code::kArgument, "reduction must be 'sum' or 'mean' (got '" + name + "')");
+}
+
+torch::Tensor nonBlankMask(const torch::Tensor& labels) {
+  return (labels.flatten(2).amax(-1) > 0).to(torch::kFloat);
+}
+
+SetLoss matchedSetLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& labelMask,
+                       const torch::Tensor& picks, Matching matching, Reduction reduction) {
+  const int64_t batch = logits.size(0), numLabels = labels.size(1);
+  require(picks.dim() == 2 && picks.size(0) == batch, code::kShape, "set loss: picks must be (B, P)");
+  torch::Tensor index = picks.to(logits.device()).view({batch, -1, 1, 1}).expand({batch, picks.size(1), logits.size(2), logits.size(3)});
+  torch::Tensor picked = logits.gather(1, index);  // (B, P, H, W)
+  torch::Tensor cost = diceCost(picked, labels);   // (B, P, K)
+  const int64_t numPicks = cost.size(1);
+
+  torch::Tensor assignment;
+  if (matching == Matching::Hungarian) {
+    assignment = batchedAssignment(cost);
+  } else {
+    auto identity = torch::arange(numPicks, torch::TensorOptions().dtype(torch::kLong).device(cost.device()));
+    assignment = torch::where(identity < numLabels, identity, torch::full_like(identity, -1)).expand({batch, numPicks}).contiguous();
+  }
+  // Matched costs via a one-hot of the assignment: differentiable, no host round trip.
+  torch::Tensor matched = torch::zeros_like(cost);
+  torch::Tensor valid = assignment >= 0;
+  matched.scatter_(2, assignment.clamp_min(0).unsqueeze(-1), valid.unsqueeze(-1).to(cost.scalar_type()));
+  torch::Tensor weights = labelMask.defined() ? matched * labelMask.to(cost.scalar_type()).unsqueeze(1) : matched;
+  torch::Tensor loss = (cost * weights).sum() / static_cast<double>(numLabels);
+  if (reduction == Reduction::Mean) loss = loss / static_cast<double>(batch);
+  return {loss, cost, assignment};
+}
+
+torch::Tensor drawTargetLabels(const torch::Tensor& labels, std::mt19937_64& rng) {
+  torch::Tensor present = nonBlankMask(labels).cpu();
+  const int64_t batch = labels.size(0), k = labels.size(1);
+  std::vector<int64_t> targets;
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<int64_t> candidates;
+    for (int64_t i = 0; i < k; ++i) {
+      if (present[b][i].item<float>() > 0) candidates.push_back(i);
+    }
+    if (candidates.empty()) {
+      for (int64_t i = 0; i < k; ++i) candidates.push_back(i);
+    }
+    targets.push_back(candidates[rng() % candidates.size()]);
+  }
+  return torch::tensor(targets, torch::kLong);
+}
+
+WinnerLoss winnerTakesAllLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& targets,
+                              Reduction reduction) {
+  const int64_t batch = logits.size(0);
+  torch::Tensor index = targets.to(labels.device()).view({batch, 1, 1, 1}).expand({batch, 1, labels.size(2), labels.size(3)});
+  torch::Tensor target = labels.gather(1, index);              // (B, 1, H, W)
+  torch::Tensor cost = diceCost(logits, target).squeeze(-1);  // (B, heads)
+  auto [best, winner] = cost.min(1);
+  torch::Tensor loss = reduction == Reduction::Mean ? best.mean() : best.sum();
+  return {loss, winner, targets};
+}
+
+}  // namespace seqsam::seq

@@ -1,0 +1,45 @@
+// Training objectives: SeqSAM's matched set loss and the two SAM baselines.
+#pragma once
+#include <torch/torch.h>
+
+#include <random>
+#include <string>
+
+namespace seqsam::seq {
+
+enum class Matching { Hungarian, Fixed };
+enum class Reduction { Sum, Mean };
+
+Matching parseMatching(const std::string& name);
+Reduction parseReduction(const std::string& name);
+
+struct SetLoss {
+  torch::Tensor loss;        // scalar, differentiable
+  torch::Tensor cost;        // (B, P, K) Dice costs of the picked steps against every label
+  torch::Tensor assignment;  // (B, P) label matched to each picked step (-1: none)
+};
+
+// SeqSAM: cost of the picked steps `picks` (B, P) of `logits` (B, M, H, W) against labels (B, K, H, W);
+// exact assignment per image; loss = Σ matched cost × labelMask / K, summed over the batch (or averaged).
+// labelMask (B, K) may be undefined (all ones): evaluation counts blank labels too.
+SetLoss matchedSetLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& labelMask,
+                       const torch::Tensor& picks, Matching matching, Reduction reduction);
+
+// (B, K) 1 where a label has any foreground: blank annotations drop out of the training loss.
+torch::Tensor nonBlankMask(const torch::Tensor& labels);
+
+// One random non-blank label index per image (any label when all are blank).
+torch::Tensor drawTargetLabels(const torch::Tensor& labels, std::mt19937_64& rng);
+
+struct WinnerLoss {
+  torch::Tensor loss;    // scalar
+  torch::Tensor winner;  // (B,) index of the best head
+  torch::Tensor target;  // (B,) label each image was scored against
+};
+
+// SAM-MCL (3 heads, winner takes all) and single-mask SAM: Dice loss of each head against one random
+// non-blank label per image, minimum over heads, averaged over the batch as the reference does.
+WinnerLoss winnerTakesAllLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& targets,
+                              Reduction reduction);
+
+}  // namespace seqsam::seq

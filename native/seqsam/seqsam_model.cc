@@ -1,0 +1,44 @@
+#include "seqsam/seqsam_model.h"
+
+#include "core/errors.h"
+
+namespace seqsam::seq {
+
+SeqSamModelImpl::SeqSamModelImpl(const sam::SamConfig& config) {
+  sam = sam::SamModel(config);
+  // Official state-dict names (image_encoder.*, ...) plus cell.*: no `sam.` level in between.
+  register_module("image_encoder", sam->image_encoder);
+  register_module("prompt_encoder", sam->prompt_encoder);
+  register_module("mask_decoder", sam->mask_decoder);
+  cell = register_module("cell", RecurrentCell(config.promptEmbedDim));
+}
+
+Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback) {
+  require(numMasks >= 1, code::kArgument, "numMasks must be at least 1");
+  auto& promptEncoder = sam->prompt_encoder;
+  auto& decoder = sam->mask_decoder;
+  torch::Tensor imagePe = promptEncoder->getDensePe();
+
+  std::vector<torch::Tensor> logits, iou;
+  logits.reserve(numMasks);
+  iou.reserve(numMasks);
+  torch::Tensor previous;  // step m-1's logits: the mask prompt of step m
+  torch::Tensor hidden;
+  for (int64_t m = 0; m < numMasks; ++m) {
+    sam::PromptEmbeddings embedded = promptEncoder->forward(prompts.points, prompts.labels, prompts.boxes, previous);
+    if (!hidden.defined()) hidden = torch::zeros_like(embedded.dense);
+    CellOutput cellOut = cell->forward(embedded.dense, hidden);
+    hidden = cellOut.hidden;
+    sam::MaskDecoderOutput out = decoder->forward(imageEmbeddings, imagePe, embedded.sparse, cellOut.dense, /*multimask=*/false);
+    logits.push_back(out.lowResMasks);
+    iou.push_back(out.iouPred);
+    previous = feedback == Feedback::StopGradient ? out.lowResMasks.detach() : out.lowResMasks;
+  }
+  return {torch::cat(logits, 1), torch::cat(iou, 1)};
+}
+
+sam::MaskDecoderOutput SeqSamModelImpl::decodeOnce(const torch::Tensor& imageEmbeddings, const Prompts& prompts, bool multimask) {
+  return sam->predict(imageEmbeddings, prompts.points, prompts.labels, prompts.boxes, torch::Tensor(), multimask);
+}
+
+}  // namespace seqsam::seq

@@ -1,0 +1,45 @@
+// SeqSAM: SAM whose mask decoder runs M times, each step fed the previous step's mask logits and a
+// recurrent hidden state, so that it generates M different plausible masks one after another.
+#pragma once
+#include <torch/torch.h>
+
+#include "sam/sam_model.h"
+#include "seqsam/recurrent_cell.h"
+
+namespace seqsam::seq {
+
+enum class Feedback {
+  Backprop,      // gradients flow through the fed-back logits and H (BPTT)
+  StopGradient,  // the fed-back logits are detached; H keeps its gradient (the reference's "sg")
+};
+
+struct Prompts {
+  torch::Tensor points;  // (B, N, 2) in the encoder's input frame, or undefined
+  torch::Tensor labels;  // (B, N)
+  torch::Tensor boxes;   // (B, 4) x0 y0 x1 y1 in the encoder's input frame, or undefined
+};
+
+struct Rollout {
+  torch::Tensor logits;  // (B, M, 4h, 4w) low-res mask logits, step m in channel m
+  torch::Tensor iou;     // (B, M) predicted IoU of each step's mask
+};
+
+class SeqSamModelImpl : public torch::nn::Module {
+ public:
+  explicit SeqSamModelImpl(const sam::SamConfig& config);
+
+  const sam::SamConfig& config() const { return sam->config(); }
+
+  // M steps of the recurrent decoder over image embeddings (1 shared, or B) for B prompts.
+  Rollout rollout(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback);
+
+  // Plain SAM on the same weights (the baselines): one decoder pass, 1 or numMultimaskOutputs masks.
+  sam::MaskDecoderOutput decodeOnce(const torch::Tensor& imageEmbeddings, const Prompts& prompts, bool multimask);
+
+  // The SAM body; its three parts are registered here under the official names.
+  sam::SamModel sam{nullptr};
+  RecurrentCell cell{nullptr};
+};
+TORCH_MODULE(SeqSamModel);
+
+}  // namespace seqsam::seq

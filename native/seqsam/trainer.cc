@@ -1,0 +1,116 @@
+#include "seqsam/trainer.h"
+
+#include "core/errors.h"
+
+namespace seqsam::seq {
+
+Objective parseObjective(const std::string& name) {
+  if (name == "seqsam") return Objective::SeqSam;
+  if (name == "sam-mcl") return Objective::SamMcl;
+  if (name == "sam-det") return Objective::SamDet;
+  fail(code::kArgument, "objective must be 'seqsam', 'sam-mcl' or 'sam-det' (got '" + name + "')");
+}
+
+Trainer::Trainer(SeqSamModel model, TrainConfig config) : model_(std::move(model)), config_(config) {
+  require(config_.numMasks >= 1, code::kArgument, "numMasks must be at least 1");
+  for (auto& p : model_->sam->image_encoder->parameters()) p.set_requires_grad(config_.trainEncoder);
+  optimizer_ = std::make_unique<AdamW>(trainableParameters(), config_.optimizer);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Trainer::trainableParameters() {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : model_->named_parameters()) {
+    const std::string& name = item.key();
+    if (!config_.trainEncoder && name.rfind("image_encoder.", 0) == 0) continue;
+    // The baselines are plain SAM: the cell takes no part.
+    if (config_.objective != Objective::SeqSam && name.rfind("cell.", 0) == 0) continue;
+    out.emplace_back(name, item.value());
+  }
+  return out;
+}
+
+torch::Tensor Trainer::embed(const Batch& batch) {
+  if (batch.embeddings.defined()) return batch.embeddings;
+  require(batch.images.defined(), code::kArgument, "batch: give either images or embeddings");
+  if (config_.trainEncoder) return model_->sam->encodeImage(batch.images);
+  torch::NoGradGuard frozen;  // a frozen encoder needs no graph
+  return model_->sam->encodeImage(batch.images);
+}
+
+namespace {
+
+void checkBatch(const Batch& batch, const torch::Tensor& embeddings) {
+  require(batch.labels.defined() && batch.labels.dim() == 4, code::kShape, "batch.labels must be (B, K, H, W)");
+  const int64_t b = batch.labels.size(0);
+  require(embeddings.size(0) == b, code::kShape,
+          "batch: " + std::to_string(embeddings.size(0)) + " images but " + std::to_string(b) + " label sets");
+  require(batch.labels.size(2) == 4 * embeddings.size(2) && batch.labels.size(3) == 4 * embeddings.size(3), code::kShape,
+          "batch.labels: masks must be the low-res size " + std::to_string(4 * embeddings.size(2)) + "x" +
+              std::to_string(4 * embeddings.size(3)) + ", got " + std::to_string(batch.labels.size(2)) + "x" + std::to_string(batch.labels.size(3)));
+  if (batch.prompts.boxes.defined()) {
+    require(batch.prompts.boxes.size(0) == b, code::kShape, "batch.boxes: one box per image expected");
+  }
+}
+
+}  // namespace
+
+StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool update) {
+  model_->train();
+  if (lr) optimizer_->options().lr = *lr;
+  torch::Tensor embeddings = embed(batch);
+  checkBatch(batch, embeddings);
+  const int64_t b = embeddings.size(0), k = batch.labels.size(1);
+  // Seeded by (seed, step): a resumed run draws exactly what an uninterrupted one would.
+  std::mt19937_64 rng(config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(optimizer_->steps()));
+  torch::Tensor labels = batch.labels.to(embeddings.device(), torch::kFloat);
+
+  StepResult result;
+  torch::Tensor loss;
+  if (config_.objective == Objective::SeqSam) {
+    const int64_t m = std::max(config_.numMasks, k);  // as the reference: enough steps for the labels
+    Rollout rollout = model_->rollout(embeddings, batch.prompts, m, config_.feedback);
+    torch::Tensor picks = batch.picks.defined() ? batch.picks.to(torch::kLong) : drawPicks(b, m, k, config_.pooling, rng);
+    torch::Tensor mask = batch.labelMask.defined() ? batch.labelMask.to(labels.device(), torch::kFloat) : nonBlankMask(labels);
+    SetLoss set = matchedSetLoss(rollout.logits, labels, mask, picks, config_.matching, config_.reduction.value_or(Reduction::Sum));
+    loss = set.loss;
+    result = {loss.detach(), picks, set.assignment, set.cost.detach(), rollout.logits.detach()};
+  } else {
+    auto out = model_->decodeOnce(embeddings, batch.prompts, config_.objective == Objective::SamMcl);
+    torch::Tensor targets = drawTargetLabels(labels, rng);
+    WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, config_.reduction.value_or(Reduction::Mean));
+    loss = wta.loss;
+    result = {loss.detach(), torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
+  }
+  optimizer_->zeroGrad();
+  loss.backward();
+  if (update) {
+    if (config_.gradClip > 0) {
+      std::vector<torch::Tensor> params;
+      for (auto& [name, p] : optimizer_->params()) params.push_back(p);
+      torch::nn::utils::clip_grad_norm_(params, config_.gradClip);
+    }
+    optimizer_->step();
+  }
+  return result;
+}
+
+StepResult Trainer::evaluate(const Batch& batch, int64_t numMasks) {
+  model_->eval();
+  torch::NoGradGuard noGrad;
+  torch::Tensor embeddings = embed(batch);
+  checkBatch(batch, embeddings);
+  const int64_t b = embeddings.size(0);
+  torch::Tensor labels = batch.labels.to(embeddings.device(), torch::kFloat);
+  torch::Tensor logits;
+  if (config_.objective == Objective::SeqSam) {
+    logits = model_->rollout(embeddings, batch.prompts, numMasks, Feedback::Backprop).logits;
+  } else {
+    logits = model_->decodeOnce(embeddings, batch.prompts, config_.objective == Objective::SamMcl).lowResMasks;
+  }
+  std::mt19937_64 rng(0);
+  torch::Tensor picks = drawPicks(b, logits.size(1), labels.size(1), Pooling::All, rng);
+  SetLoss set = matchedSetLoss(logits, labels, torch::Tensor(), picks, Matching::Hungarian, config_.reduction.value_or(Reduction::Sum));
+  return {set.loss, picks, set.assignment, set.cost, logits};
+}
+
+}  // namespace seqsam::seq

@@ -1,0 +1,77 @@
+// One native training step (forward, loss, backward, AdamW) and evaluation for SeqSAM and its baselines.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "seqsam/adamw.h"
+#include "seqsam/objectives.h"
+#include "seqsam/pooling.h"
+#include "seqsam/seqsam_model.h"
+
+namespace seqsam::seq {
+
+enum class Objective {
+  SeqSam,  // recurrent decoder, matched set loss
+  SamMcl,  // SAM's multimask heads, winner takes all against one random label
+  SamDet,  // single-mask SAM against one random label
+};
+
+Objective parseObjective(const std::string& name);
+
+struct TrainConfig {
+  Objective objective = Objective::SeqSam;
+  int64_t numMasks = 4;  // M during training (at least K)
+  Pooling pooling = Pooling::Strided;
+  Matching matching = Matching::Hungarian;
+  Feedback feedback = Feedback::Backprop;
+  std::optional<Reduction> reduction;  // default: sum for SeqSAM, mean for the baselines (as the reference)
+  AdamWOptions optimizer;
+  double gradClip = 0;  // max global grad norm; 0 = off
+  bool trainEncoder = false;
+  uint64_t seed = 0;
+};
+
+struct Batch {
+  torch::Tensor images;      // (B, 3, S, S) preprocessed, or undefined when embeddings are given
+  torch::Tensor embeddings;  // (B, C, h, w) cached image embeddings
+  Prompts prompts;
+  torch::Tensor labels;      // (B, K, 4h, 4w) binary
+  torch::Tensor labelMask;   // (B, K) or undefined: computed (blank labels drop out)
+  torch::Tensor picks;       // (B, P) steps for the loss, or undefined: drawn by the pooling rule
+};
+
+struct StepResult {
+  torch::Tensor loss;        // scalar (detached)
+  torch::Tensor picks;       // SeqSAM: (B, P) steps used
+  torch::Tensor assignment;  // SeqSAM: (B, P) labels matched; baselines: (B,) winning head
+  torch::Tensor cost;        // SeqSAM: (B, P, K); baselines: (B,) target label
+  torch::Tensor logits;      // (B, M, 4h, 4w) detached
+};
+
+class Trainer {
+ public:
+  Trainer(SeqSamModel model, TrainConfig config);
+
+  // Forward, loss, backward and (when `update`) one AdamW step. lr, if given, is set first.
+  StepResult step(const Batch& batch, std::optional<double> lr, bool update = true);
+
+  // No gradients: all numMasks hypotheses against all K labels, no pooling, no label mask.
+  StepResult evaluate(const Batch& batch, int64_t numMasks);
+
+  AdamW& optimizer() { return *optimizer_; }
+  const TrainConfig& config() const { return config_; }
+  SeqSamModel& model() { return model_; }
+
+ private:
+  torch::Tensor embed(const Batch& batch);
+  std::vector<std::pair<std::string, torch::Tensor>> trainableParameters();
+
+  SeqSamModel model_;
+  TrainConfig config_;
+  std::unique_ptr<AdamW> optimizer_;
+};
+
+}  // namespace seqsam::seq
