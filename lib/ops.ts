@@ -4,16 +4,17 @@ import { addon, type NativeTensor } from './native.js';
 import { Tensor } from './tensor.js';
 
 interface NativeOps {
-  diceCost(logits: NativeTensor, labels: NativeTensor): Promise<NativeTensor>;
+  diceCost(logits: NativeTensor, labels: NativeTensor, perPair: boolean): Promise<NativeTensor>;
   assignment(cost: NativeTensor): Promise<NativeTensor>;
   drawPicks(batch: number, numSteps: number, numLabels: number, pooling: string, seed: number): NativeTensor;
 }
 
 const ops = () => addon().ops as NativeOps;
 
-// (B, M, H, W) logits against (B, K, H, W) labels -> (B, M, K) squared soft Dice loss.
-export async function diceCost(logits: Tensor, labels: Tensor): Promise<Tensor> {
-  return new Tensor(await nativeCall(() => ops().diceCost(logits.handle, labels.handle)));
+// (B, M, H, W) logits against (B, K, H, W) labels -> (B, M, K) squared soft Dice loss, in one batched
+// computation (`perPair` computes it one pair at a time instead, as a baseline for benchmarks).
+export async function diceCost(logits: Tensor, labels: Tensor, options: { perPair?: boolean } = {}): Promise<Tensor> {
+  return new Tensor(await nativeCall(() => ops().diceCost(logits.handle, labels.handle, options.perPair ?? false)));
 }
 
 // (B, R, C) costs -> (B, R) int64: the column matched to each row, -1 where a row stays unmatched.

@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
 import { isSeqsamError } from '../errors.js';
+import { benchCommand } from './bench.js';
 import { infoCommand } from './info.js';
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
@@ -11,6 +12,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
       .scriptName('seqsam')
       .usage('$0 <command> [options]')
       .command(infoCommand)
+      .command(benchCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .help()

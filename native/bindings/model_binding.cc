@@ -287,7 +287,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         const bool bytes = batch.scalar_type() == torch::kByte;
         torch::Tensor nchw = batch.permute({0, 3, 1, 2}).to(torch::kFloat);
         require(torch::isfinite(nchw).all().item<bool>(), code::kArgument, "image holds NaN or infinite pixels");
-        auto [h, w] = sam::resizeLongestSideShape(nchw.size(2), nchw.size(3), config.imageSize);
+        const std::array<int64_t, 2> resized = sam::resizeLongestSide(nchw.size(2), nchw.size(3), config.imageSize);
+        const int64_t h = resized[0], w = resized[1];
         if (h != nchw.size(2) || w != nchw.size(3)) {
           namespace F = torch::nn::functional;
           nchw = F::interpolate(nchw, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false).antialias(true));

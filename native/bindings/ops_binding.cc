@@ -13,15 +13,19 @@ namespace seqsam::bindings {
 
 namespace {
 
-// diceCost(logits (B, M, H, W), labels (B, K, H, W)) -> Promise<Tensor (B, M, K)>
+// diceCost(logits (B, M, H, W), labels (B, K, H, W), perPair) -> Promise<Tensor (B, M, K)>
 Napi::Value diceCost(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     require(info.Length() >= 2, code::kArgument, "diceCost(logits, labels)");
     torch::Tensor logits = TensorHandle::From(info[0], "logits");
     torch::Tensor labels = TensorHandle::From(info[1], "labels");
-    return runAsync(info.Env(), [logits, labels]() -> Finish {
+    require(logits.dim() == 4 && labels.dim() == 4, code::kShape, "diceCost: logits and labels must be 4-D (B, M, H, W) / (B, K, H, W)");
+    const bool perPair = info.Length() >= 3 && info[2].IsBoolean() && info[2].As<Napi::Boolean>();
+    return runAsync(info.Env(), [logits, labels, perPair]() -> Finish {
       torch::NoGradGuard noGrad;
-      torch::Tensor cost = seq::diceCost(logits.to(torch::kFloat), labels.to(logits.device(), torch::kFloat));
+      auto l = logits.to(torch::kFloat);
+      auto g = labels.to(logits.device(), torch::kFloat);
+      torch::Tensor cost = perPair ? seq::diceCostPerPair(l, g) : seq::diceCost(l, g);
       return [cost](Napi::Env env) -> Napi::Value { return TensorHandle::Wrap(env, cost); };
     });
   });

@@ -18,4 +18,20 @@ torch::Tensor diceCost(const torch::Tensor& logits, const torch::Tensor& labels)
   return 1.0 - (2.0 * intersection + kSmooth) / (pp + gg + kSmooth);
 }
 
+torch::Tensor diceCostPerPair(const torch::Tensor& logits, const torch::Tensor& labels) {
+  constexpr double kSmooth = 1e-5;
+  const int64_t b = logits.size(0), m = logits.size(1), k = labels.size(1);
+  torch::Tensor cost = torch::empty({b, m, k}, logits.options());
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t j = 0; j < m; ++j) {
+      for (int64_t l = 0; l < k; ++l) {
+        torch::Tensor p = torch::sigmoid(logits[i][j]);
+        torch::Tensor g = labels[i][l].to(p.scalar_type());
+        cost[i][j][l] = 1.0 - (2.0 * (p * g).sum() + kSmooth) / ((p * p).sum() + (g * g).sum() + kSmooth);
+      }
+    }
+  }
+  return cost;
+}
+
 }  // namespace seqsam::seq

@@ -9,4 +9,8 @@ namespace seqsam::seq {
 // One batched matmul for the intersections; no per-pair loop.
 torch::Tensor diceCost(const torch::Tensor& logits, const torch::Tensor& labels);
 
+// The same numbers one (image, hypothesis, label) pair at a time, as the reference computes them; kept
+// as the baseline the benchmark compares against.
+torch::Tensor diceCostPerPair(const torch::Tensor& logits, const torch::Tensor& labels);
+
 }  // namespace seqsam::seq

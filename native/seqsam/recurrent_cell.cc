@@ -2,7 +2,9 @@
 
 namespace seqsam::seq {
 
-RecurrentCellImpl::RecurrentCellImpl(int64_t dim) {
+namespace F = torch::nn::functional;
+
+RecurrentCellImpl::RecurrentCellImpl(int64_t dim) : dim_(dim) {
   auto conv = [dim] { return torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * dim, dim, 3).padding(1)); };
   conv_o = register_module("conv_o", conv());
   conv_h = register_module("conv_h", conv());
@@ -14,9 +16,30 @@ RecurrentCellImpl::RecurrentCellImpl(int64_t dim) {
   }
 }
 
-CellOutput RecurrentCellImpl::forward(const torch::Tensor& dense, const torch::Tensor& hidden) {
-  torch::Tensor combined = torch::cat({dense, hidden}, 1);
-  return {conv_o->forward(combined), conv_h->forward(combined)};
+std::pair<torch::Tensor, torch::Tensor> RecurrentCellImpl::weights(bool withHidden) const {
+  if (!withHidden) return {conv_o->weight, conv_o->bias};
+  return {torch::cat({conv_o->weight, conv_h->weight}, 0), torch::cat({conv_o->bias, conv_h->bias}, 0)};
+}
+
+CellOutput RecurrentCellImpl::forward(const torch::Tensor& dense, const torch::Tensor& hidden, bool withHidden) {
+  auto [weight, bias] = weights(withHidden);
+  torch::Tensor out = F::conv2d(torch::cat({dense, hidden}, 1), weight, F::Conv2dFuncOptions().bias(bias).padding(1));
+  if (!withHidden) return {out, torch::Tensor()};
+  auto parts = out.split(dim_, 1);
+  return {parts[0], parts[1]};
+}
+
+CellOutput RecurrentCellImpl::forwardConstant(const torch::Tensor& vector, int64_t batch, int64_t height, int64_t width, bool withHidden) {
+  auto [weight, bias] = weights(withHidden);
+  // Only the dense half of the input channels sees a non-zero input (H0 = 0).
+  torch::Tensor denseWeight = weight.narrow(1, 0, dim_);                                         // (O, D, 3, 3)
+  torch::Tensor tapWeights = torch::einsum("oikl,i->okl", {denseWeight, vector.reshape({dim_})});  // (O, 3, 3)
+  torch::Tensor ones = torch::ones({1, 1, height, width}, vector.options());
+  torch::Tensor out = F::conv2d(ones, tapWeights.unsqueeze(1), F::Conv2dFuncOptions().bias(bias).padding(1));  // (1, O, h, w)
+  out = out.expand({batch, out.size(1), height, width});
+  if (!withHidden) return {out, torch::Tensor()};
+  auto parts = out.split(dim_, 1);
+  return {parts[0], parts[1]};
 }
 
 }  // namespace seqsam::seq

@@ -7,18 +7,28 @@ namespace seqsam::seq {
 
 struct CellOutput {
   torch::Tensor dense;   // (B, D, h, w): replaces the prompt encoder's dense embedding
-  torch::Tensor hidden;  // (B, D, h, w): the next step's H
+  torch::Tensor hidden;  // (B, D, h, w): the next step's H (undefined when not asked for)
 };
 
 class RecurrentCellImpl : public torch::nn::Module {
  public:
   explicit RecurrentCellImpl(int64_t dim);
 
-  // dense (B, D, h, w) and hidden (B, D, h, w); H0 is zeros.
-  CellOutput forward(const torch::Tensor& dense, const torch::Tensor& hidden);
+  // dense (B, D, h, w) and hidden (B, D, h, w). conv_o and conv_h read the same input, so they run as
+  // one convolution with 2D outputs; `withHidden = false` (the last step) skips conv_h.
+  CellOutput forward(const torch::Tensor& dense, const torch::Tensor& hidden, bool withHidden = true);
+
+  // The first step, exactly: the dense input is one D-vector at every position (SAM's no-mask embedding)
+  // and H0 = 0, so each output position is the bias plus the weights of its in-image taps applied to that
+  // vector — a 3×3 convolution of a ones image by D-channel-summed kernels, ~500× fewer operations.
+  CellOutput forwardConstant(const torch::Tensor& vector, int64_t batch, int64_t height, int64_t width, bool withHidden = true);
 
   torch::nn::Conv2d conv_o{nullptr};
   torch::nn::Conv2d conv_h{nullptr};
+
+ private:
+  std::pair<torch::Tensor, torch::Tensor> weights(bool withHidden) const;
+  int64_t dim_;
 };
 TORCH_MODULE(RecurrentCell);
 

@@ -25,9 +25,16 @@ Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Pro
   torch::Tensor previous;  // step m-1's logits: the mask prompt of step m
   torch::Tensor hidden;
   for (int64_t m = 0; m < numMasks; ++m) {
+    const bool last = m + 1 == numMasks;  // the last step's H is never used
     sam::PromptEmbeddings embedded = promptEncoder->forward(prompts.points, prompts.labels, prompts.boxes, previous);
-    if (!hidden.defined()) hidden = torch::zeros_like(embedded.dense);
-    CellOutput cellOut = cell->forward(embedded.dense, hidden);
+    CellOutput cellOut;
+    if (!previous.defined()) {
+      // No mask prompt yet: the dense embedding is SAM's no-mask vector everywhere and H0 = 0.
+      cellOut = cell->forwardConstant(promptEncoder->no_mask_embed->weight, embedded.dense.size(0), embedded.dense.size(2),
+                                      embedded.dense.size(3), !last);
+    } else {
+      cellOut = cell->forward(embedded.dense, hidden, !last);
+    }
     hidden = cellOut.hidden;
     sam::MaskDecoderOutput out = decoder->forward(imageEmbeddings, imagePe, embedded.sparse, cellOut.dense, /*multimask=*/false);
     logits.push_back(out.lowResMasks);

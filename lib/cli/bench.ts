@@ -1,0 +1,163 @@
+// `seqsam bench`: speed of the encoder, the decoder, cost + matching, and a SeqSAM training step, at
+// one thread and at all cores. Numbers, not assertions.
+import { availableParallelism } from 'node:os';
+
+import type { CommandModule } from 'yargs';
+
+import { Sam } from '../model/sam.js';
+import { SeqSam } from '../model/seqsam.js';
+import { assignment, diceCost } from '../ops.js';
+import { info, setThreads } from '../runtime.js';
+import { Tensor } from '../tensor.js';
+
+interface Entry {
+  name: string;
+  threads: number;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+function mulberry32(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomTensor(shape: number[], seed: number, map: (x: number) => number = (x) => x - 0.5): Tensor {
+  const random = mulberry32(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return Tensor.from(Float32Array.from({ length: size }, () => map(random())), shape);
+}
+
+// Median seconds of `repeats` runs after one warm-up.
+async function time(run: () => Promise<unknown>, repeats: number): Promise<number> {
+  await run();
+  const samples: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const started = performance.now();
+    await run();
+    samples.push((performance.now() - started) / 1000);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+function threadCounts(): number[] {
+  const cores = availableParallelism();
+  return cores > 1 ? [1, cores] : [1];
+}
+
+// LibTorch's pool at n; OpenBLAS's at 1 — LibTorch already parallelises around its BLAS calls.
+function useThreads(n: number): void {
+  setThreads({ torch: n, blas: 1 });
+}
+
+async function benchEncoder(entries: Entry[], repeats: number): Promise<void> {
+  const sam = await Sam.load({ preset: 'vit_b', seed: 0 });
+  const random = mulberry32(1);
+  const image = { data: Uint8Array.from({ length: 1024 * 1024 * 3 }, () => Math.floor(random() * 256)), width: 1024, height: 1024, channels: 3 };
+  for (const threads of threadCounts()) {
+    useThreads(threads);
+    const seconds = await time(async () => (await sam.embed(image)).dispose(), repeats);
+    entries.push({ name: 'encoder ViT-B 1024²', threads, value: seconds, unit: 's/image' });
+  }
+  sam.dispose();
+}
+
+async function benchDecoder(entries: Entry[], repeats: number): Promise<void> {
+  const sam = await Sam.load({ preset: 'vit_b', seed: 0 });
+  const embedding = await sam.embed({ data: new Uint8Array(64 * 64 * 3).fill(90), width: 64, height: 64, channels: 3 });
+  // A 1024² image's embedding: replace the tiny image's by random numbers of the real shape.
+  const { ImageEmbedding } = await import('../model/embedding.js');
+  const real = new ImageEmbedding(randomTensor([1, 256, 64, 64], 2), [1024, 1024], [1024, 1024]);
+  embedding.dispose();
+  const boxes: [number, number, number, number][] = Array.from({ length: 16 }, (_, i) => [100 + i * 10, 120, 500 + i * 10, 600]);
+  for (const threads of threadCounts()) {
+    useThreads(threads);
+    const single = await time(async () => (await sam.predict(real, { box: boxes[0], multimask: true })).dispose(), repeats * 5);
+    entries.push({ name: 'decoder ViT-B, 1 box', threads, value: single * 1000, unit: 'ms/prompt' });
+    const batched = await time(async () => (await sam.predict(real, { boxes, multimask: true })).dispose(), repeats);
+    entries.push({ name: 'decoder ViT-B, 16 boxes batched', threads, value: (batched * 1000) / 16, unit: 'ms/prompt' });
+  }
+  real.dispose();
+  sam.dispose();
+}
+
+async function benchMatching(entries: Entry[], repeats: number): Promise<void> {
+  const [b, m, k, side] = [32, 10, 4, 256];
+  const logits = randomTensor([b, m, side, side], 3, (x) => (x - 0.5) * 8);
+  const labels = randomTensor([b, k, side, side], 4, (x) => (x > 0.7 ? 1 : 0));
+  for (const threads of threadCounts()) {
+    useThreads(threads);
+    const vectorised = await time(async () => {
+      const cost = await diceCost(logits, labels);
+      (await assignment(cost)).dispose();
+      cost.dispose();
+    }, repeats * 3);
+    const perPair = await time(async () => {
+      const cost = await diceCost(logits, labels, { perPair: true });
+      (await assignment(cost)).dispose();
+      cost.dispose();
+    }, repeats);
+    entries.push({ name: 'cost + matching B=32 M=10 K=4 256², vectorised', threads, value: vectorised * 1000, unit: 'ms' });
+    entries.push({ name: 'cost + matching, per-pair loop', threads, value: perPair * 1000, unit: 'ms', note: `${(perPair / vectorised).toFixed(1)}× slower` });
+  }
+  logits.dispose();
+  labels.dispose();
+}
+
+async function benchTrainStep(entries: Entry[], repeats: number): Promise<void> {
+  const model = await SeqSam.load({ preset: 'vit_b', seed: 0, training: { numMasks: 4, seed: 1 } });
+  const batch = {
+    embeddings: randomTensor([2, 256, 64, 64], 5),
+    boxes: Tensor.from(new Float32Array([200, 220, 600, 640, 100, 150, 400, 500]), [2, 4]),
+    labels: randomTensor([2, 4, 256, 256], 6, (x) => (x > 0.6 ? 1 : 0)),
+  };
+  for (const threads of threadCounts()) {
+    useThreads(threads);
+    const seconds = await time(async () => (await model.trainStep(batch)).dispose(), repeats);
+    entries.push({ name: 'SeqSAM train step, ViT-B dims, cached embeddings, B=2 M=4 K=4', threads, value: seconds, unit: 's/step' });
+  }
+  for (const t of Object.values(batch)) t.dispose();
+  model.dispose();
+}
+
+const suites = { encoder: benchEncoder, decoder: benchDecoder, matching: benchMatching, train: benchTrainStep } as const;
+type Suite = keyof typeof suites;
+
+export const benchCommand: CommandModule<object, { only?: string[]; repeats: number; json: boolean }> = {
+  command: 'bench',
+  describe: 'Measure encoder, decoder, cost + matching and training-step speed',
+  builder: (y) =>
+    y
+      .option('only', { type: 'array', string: true, choices: Object.keys(suites), describe: 'run only these suites' })
+      .option('repeats', { type: 'number', default: 3, describe: 'timed runs per entry (median reported)' })
+      .option('json', { type: 'boolean', default: false }),
+  handler: async (args) => {
+    const before = info();
+    const entries: Entry[] = [];
+    const chosen = (args.only?.length ? args.only : Object.keys(suites)) as Suite[];
+    try {
+      for (const suite of chosen) {
+        process.stderr.write(`bench: ${suite}...\n`);
+        await suites[suite](entries, args.repeats);
+      }
+    } finally {
+      setThreads({ torch: before.threads, blas: Math.max(1, before.blasThreads) });
+    }
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify({ torch: before.torchVersion, entries }, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(`seqsam ${before.version}, LibTorch ${before.torchVersion}, ${before.hardwareThreads} hardware threads\n`);
+    const width = Math.max(...entries.map((e) => e.name.length));
+    for (const e of entries) {
+      const value = e.value >= 100 ? e.value.toFixed(0) : e.value >= 1 ? e.value.toFixed(2) : e.value.toFixed(3);
+      process.stdout.write(`${e.name.padEnd(width)}  ${String(e.threads).padStart(2)} thr  ${value.padStart(8)} ${e.unit}${e.note ? `  (${e.note})` : ''}\n`);
+    }
+  },
+};
