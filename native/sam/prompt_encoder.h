@@ -35,8 +35,8 @@ class PromptEncoderImpl : public torch::nn::Module {
   // Any prompt may be an undefined tensor (absent). points (B, N, 2) xy in input-frame pixels with
   // labels (B, N) (1 foreground, 0 background, -1 ignored); boxes (B, 4) x0 y0 x1 y1; masks (B, 1, 4h, 4w)
   // logits. Without a box the points get a trailing "not a point", exactly as the reference.
-  PromptEmbeddings forward(const torch::Tensor& points, const torch::Tensor& labels, const torch::Tensor& boxes,
-                           const torch::Tensor& masks);
+  PromptEmbeddings forward(const torch::Tensor& points = {}, const torch::Tensor& labels = {},
+                           const torch::Tensor& boxes = {}, const torch::Tensor& masks = {});
 
   // Positional encoding of the image-embedding grid: (1, D, h, w).
   torch::Tensor getDensePe();

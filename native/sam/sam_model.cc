@@ -93,7 +93,7 @@ torch::Tensor SamModelImpl::postprocess(const torch::Tensor& lowResMasks, std::a
   return F::interpolate(x, bilinear({originalSize[0], originalSize[1]}));
 }
 
-std::array<int64_t, 2> resizeLongestSideShape(int64_t oldH, int64_t oldW, int64_t longSide) {
+std::array<int64_t, 2> resizeLongestSide(int64_t oldH, int64_t oldW, int64_t longSide) {
   require(oldH > 0 && oldW > 0 && longSide > 0, code::kArgument, "sizes must be positive");
   const double scale = longSide * 1.0 / static_cast<double>(std::max(oldH, oldW));
   return {static_cast<int64_t>(oldH * scale + 0.5), static_cast<int64_t>(oldW * scale + 0.5)};
@@ -102,7 +102,7 @@ std::array<int64_t, 2> resizeLongestSideShape(int64_t oldH, int64_t oldW, int64_
 torch::Tensor applyCoords(const torch::Tensor& coords, std::array<int64_t, 2> originalSize, int64_t longSide) {
   require(coords.dim() >= 1 && coords.size(-1) == 2, code::kShape,
           "coordinates must be (..., 2), got " + c10::str(coords.sizes()));
-  const auto [newH, newW] = resizeLongestSideShape(originalSize[0], originalSize[1], longSide);
+  const auto [newH, newW] = resizeLongestSide(originalSize[0], originalSize[1], longSide);
   auto c = coords.to(torch::kFloat);
   // Per-axis scale factors computed in double and applied in float32, as the reference's tensor path.
   auto x = c.select(-1, 0) * (static_cast<double>(newW) / originalSize[1]);

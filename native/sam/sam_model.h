@@ -47,7 +47,7 @@ TORCH_MODULE(SamModel);
 
 // ResizeLongestSide: the (h, w) an (oldH, oldW) image is resized to so that its long side is longSide
 // (each side int(side * scale + 0.5), as the reference).
-std::array<int64_t, 2> resizeLongestSideShape(int64_t oldH, int64_t oldW, int64_t longSide);
+std::array<int64_t, 2> resizeLongestSide(int64_t oldH, int64_t oldW, int64_t longSide);
 // xy coordinates (..., 2) of an originalSize (h, w) image into the resized frame; float32 result.
 torch::Tensor applyCoords(const torch::Tensor& coords, std::array<int64_t, 2> originalSize, int64_t longSide);
 // Boxes (..., 4) x0 y0 x1 y1 into the resized frame; returns (N, 4).
