@@ -12,3 +12,5 @@ export type { ModelOptions } from './model/native-model.js';
 export type { ImageInput, ImageOptions, RawPixels } from './model/image-input.js';
 export type { PromptInput, Point, Box } from './model/prompts.js';
 export * as data from './data/index.js';
+export * as metrics from './metrics.js';
+export * as train from './train/index.js';

@@ -7,6 +7,9 @@ interface NativeOps {
   diceCost(logits: NativeTensor, labels: NativeTensor, perPair: boolean): Promise<NativeTensor>;
   assignment(cost: NativeTensor): Promise<NativeTensor>;
   drawPicks(batch: number, numSteps: number, numLabels: number, pooling: string, seed: number): NativeTensor;
+  stack(tensors: NativeTensor[], dim: number): NativeTensor;
+  cat(tensors: NativeTensor[], dim: number): NativeTensor;
+  select(tensor: NativeTensor, dim: number, index: number): NativeTensor;
 }
 
 const ops = () => addon().ops as NativeOps;
@@ -27,4 +30,19 @@ export type Pooling = 'strided' | 'reference-strided' | 'random' | 'first-k' | '
 // (B, P) step indices chosen for the loss by a pooling rule.
 export function drawPicks(batch: number, numSteps: number, numLabels: number, pooling: Pooling, seed = 0): Tensor {
   return new Tensor(nativeSync(() => ops().drawPicks(batch, numSteps, numLabels, pooling, seed)));
+}
+
+// Same-shape tensors joined along a new axis `dim` (natively: no copy through JS).
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  return new Tensor(nativeSync(() => ops().stack(tensors.map((t) => t.handle), dim)));
+}
+
+// Tensors joined along an existing axis `dim`.
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  return new Tensor(nativeSync(() => ops().cat(tensors.map((t) => t.handle), dim)));
+}
+
+// A copy of index `index` along `dim` (e.g. one image of a batch).
+export function select(tensor: Tensor, dim: number, index: number): Tensor {
+  return new Tensor(nativeSync(() => ops().select(tensor.handle, dim, index)));
 }

@@ -6,6 +6,7 @@
 
 #include "bindings/registry.h"
 #include "core/addon_data.h"
+#include "core/threads.h"
 #include "core/tensor_handle.h"
 
 namespace seqsam {
@@ -20,13 +21,14 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   static std::once_flag threadsOnce;
   std::call_once(threadsOnce, [] {
     unsigned cores = std::thread::hardware_concurrency();
-    if (cores > 0 && at::get_num_threads() < static_cast<int>(cores)) at::set_num_threads(static_cast<int>(cores));
+    setConfiguredThreads(cores > 0 ? static_cast<int>(cores) : at::get_num_threads());
   });
   TensorHandle::Register(env, exports);
   bindings::registerRuntime(env, exports);
   bindings::registerCheckpointIo(env, exports);
   bindings::registerModel(env, exports);
   bindings::registerOps(env, exports);
+  bindings::registerMetrics(env, exports);
   return exports;
 }
 

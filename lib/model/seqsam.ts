@@ -94,7 +94,7 @@ export class SeqSam extends ModelBase {
     const model = new SeqSam(createNativeModel(options));
     try {
       if (options.training) model.configureTraining(options.training);
-      if (options.checkpoint) await model.restore(options.checkpoint, options.strict ?? true);
+      if (options.checkpoint) await model.restore(options.checkpoint, { strict: options.strict ?? true });
     } catch (error) {
       model.dispose();
       throw error;
@@ -102,8 +102,11 @@ export class SeqSam extends ModelBase {
     return model;
   }
 
-  private async restore(path: string, strict: boolean): Promise<void> {
-    const { tensors: names } = { tensors: await this.checkpointNames(path) };
+  // Loads a checkpoint into this model in place: weights, and the optimizer state when training is set up
+  // (from the checkpoint's own training options when none are).
+  async restore(path: string, options: { strict?: boolean } = {}): Promise<void> {
+    const strict = options.strict ?? true;
+    const names = await this.checkpointNames(path);
     const scope = names.some((n) => /^(sam\.)?cell\./.test(n)) ? 'all' : 'sam';
     const { metadata, extra } = await this.loadWeights(path, scope, strict);
     try {

@@ -57,6 +57,58 @@ Napi::Value drawPicks(const Napi::CallbackInfo& info) {
   });
 }
 
+// stack([Tensor...], dim) -> Tensor: joins same-shape tensors along a new axis, natively (e.g. cached
+// embeddings into a batch) without a trip through JS.
+Napi::Value stack(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 1 && info[0].IsArray(), code::kArgument, "stack(tensors, dim)");
+    auto list = info[0].As<Napi::Array>();
+    require(list.Length() > 0, code::kArgument, "stack: the list is empty");
+    std::vector<torch::Tensor> tensors;
+    for (uint32_t i = 0; i < list.Length(); ++i) tensors.push_back(TensorHandle::From(list.Get(i), "stack: tensors[" + std::to_string(i) + "]"));
+    for (size_t i = 1; i < tensors.size(); ++i) {
+      require(tensors[i].sizes() == tensors[0].sizes(), code::kShape,
+              "stack: tensors[" + std::to_string(i) + "] has shape [" + c10::Join(", ", tensors[i].sizes()) + "], tensors[0] has [" +
+                  c10::Join(", ", tensors[0].sizes()) + "]");
+    }
+    int64_t dim = info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
+    require(dim >= 0 && dim <= tensors[0].dim(), code::kArgument, "stack: dim out of range");
+    return TensorHandle::Wrap(info.Env(), torch::stack(tensors, dim));
+  });
+}
+
+// cat([Tensor...], dim) -> Tensor
+Napi::Value cat(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 1 && info[0].IsArray(), code::kArgument, "cat(tensors, dim)");
+    auto list = info[0].As<Napi::Array>();
+    require(list.Length() > 0, code::kArgument, "cat: the list is empty");
+    std::vector<torch::Tensor> tensors;
+    for (uint32_t i = 0; i < list.Length(); ++i) tensors.push_back(TensorHandle::From(list.Get(i), "cat: tensors[" + std::to_string(i) + "]"));
+    int64_t dim = info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
+    require(dim >= 0 && dim < tensors[0].dim(), code::kArgument, "cat: dim out of range");
+    try {
+      return TensorHandle::Wrap(info.Env(), torch::cat(tensors, dim));
+    } catch (const c10::Error& e) {
+      fail(code::kShape, std::string("cat: ") + e.what_without_backtrace());
+    }
+  });
+}
+
+// select(tensor, dim, index) -> Tensor: one slice (a copy), e.g. image i of a batch.
+Napi::Value select(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 3 && info[1].IsNumber() && info[2].IsNumber(), code::kArgument, "select(tensor, dim, index)");
+    torch::Tensor t = TensorHandle::From(info[0], "select: tensor");
+    int64_t dim = info[1].As<Napi::Number>().Int64Value();
+    int64_t index = info[2].As<Napi::Number>().Int64Value();
+    require(dim >= 0 && dim < t.dim(), code::kArgument, "select: dim out of range");
+    require(index >= 0 && index < t.size(dim), code::kArgument,
+            "select: index " + std::to_string(index) + " outside 0.." + std::to_string(t.size(dim) - 1));
+    return TensorHandle::Wrap(info.Env(), t.select(dim, index).clone());
+  });
+}
+
 }  // namespace
 
 void registerOps(Napi::Env env, Napi::Object exports) {
@@ -64,6 +116,9 @@ void registerOps(Napi::Env env, Napi::Object exports) {
   ops.Set("diceCost", Napi::Function::New(env, diceCost));
   ops.Set("assignment", Napi::Function::New(env, assignment));
   ops.Set("drawPicks", Napi::Function::New(env, drawPicks));
+  ops.Set("stack", Napi::Function::New(env, stack));
+  ops.Set("cat", Napi::Function::New(env, cat));
+  ops.Set("select", Napi::Function::New(env, select));
   exports.Set("ops", ops);
 }
 

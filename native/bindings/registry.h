@@ -8,5 +8,6 @@ void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerCheckpointIo(Napi::Env env, Napi::Object exports);
 void registerModel(Napi::Env env, Napi::Object exports);
 void registerOps(Napi::Env env, Napi::Object exports);
+void registerMetrics(Napi::Env env, Napi::Object exports);
 
 }  // namespace seqsam::bindings

@@ -7,6 +7,7 @@
 #include "bindings/registry.h"
 #include "core/errors.h"
 #include "core/js_errors.h"
+#include "core/threads.h"
 
 namespace seqsam::bindings {
 
@@ -50,7 +51,7 @@ Napi::Value setThreads(const Napi::CallbackInfo& info) {
     int blas = info[1].As<Napi::Number>().Int32Value();
     require(torchThreads >= 1 && torchThreads <= 1024, code::kArgument, "threads.torch must be between 1 and 1024");
     require(blas >= 1 && blas <= 1024, code::kArgument, "threads.blas must be between 1 and 1024");
-    at::set_num_threads(torchThreads);
+    setConfiguredThreads(torchThreads);
     setBlasThreads(blas);
     return info.Env().Undefined();
   });

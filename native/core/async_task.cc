@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/js_errors.h"
+#include "core/threads.h"
 
 namespace seqsam {
 
@@ -18,7 +19,7 @@ class AsyncTask : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      // Worker threads inherit no grad mode; inference paths disable it themselves.
+      applyConfiguredThreads();
       finish_ = work_();
     } catch (...) {
       error_ = classifyCurrentException();

@@ -1,0 +1,132 @@
+// Multi-annotator segmentation metrics: M predicted masks per image against K annotators' masks (after
+// BenjaminTowle/SeqSAM src/metrics.py). The per-image values are computed natively (any device); this
+// module adds the means, standard deviations and a text summary.
+import { SeqsamError, nativeCall } from './errors.js';
+import { addon, type NativeTensor } from './native.js';
+import { Tensor, type AnyTypedArray, type DType } from './tensor.js';
+
+// A (N, M, H, W) / (N, K, H, W) tensor, or raw data that is copied into one for the call.
+export type MaskInput = Tensor | { data: AnyTypedArray; shape: readonly number[]; dtype?: DType };
+
+export interface MetricOptions {
+  // Floating-point predictions are foreground where value > threshold (default 0: logits). Bool and
+  // integer predictions, and all labels, count nonzero as foreground.
+  threshold?: number;
+}
+
+export interface MetricValues<T> {
+  // Majority vote of the predictions against each label, Dice averaged over labels (two empty masks: 0).
+  dice: T;
+  // For each prediction its best Dice against any label, averaged over predictions.
+  diceMax: T;
+  // As dice over the non-blank labels only; NaN for an image whose labels are all blank.
+  diceNoBlank: T;
+  // Generalised energy distance with d = 1 − IoU.
+  ged: T;
+  // E[d(s, s′)] over ordered prediction pairs.
+  sampleDiversity: T;
+  // E[d(y, y′)] over ordered label pairs.
+  labelDiversity: T;
+  // Combined sensitivity × Dmax × diversity agreement: 3abc / (a + b + c), as the reference computes it.
+  collectiveInsight: T;
+  // Predictions and labels replicated to lcm(M, K), optimal one-to-one matching, mean matched IoU.
+  hmIou: T;
+}
+
+export type MetricName = keyof MetricValues<unknown>;
+export type PerImageMetrics = MetricValues<number[]>;
+export type MetricSummary = MetricValues<number>;
+
+export interface MetricsResult {
+  perImage: PerImageMetrics;
+  // Over the images whose value is not NaN (NaN when there is none).
+  mean: MetricSummary;
+  // Population standard deviation over the same images.
+  std: MetricSummary;
+}
+
+// Our names and the native (reference) names, in display order.
+export const metricNames: ReadonlyArray<readonly [MetricName, string]> = [
+  ['dice', 'dice'],
+  ['diceMax', 'dice_max'],
+  ['diceNoBlank', 'dice_nod'],
+  ['ged', 'ged'],
+  ['sampleDiversity', 'sample_diversity'],
+  ['labelDiversity', 'label_diversity'],
+  ['collectiveInsight', 'collective_insight'],
+  ['hmIou', 'hm_iou'],
+];
+
+type NativeComputeMetrics = (predictions: NativeTensor, labels: NativeTensor, threshold: number) => Promise<Record<string, NativeTensor>>;
+
+function nativeCompute(): NativeComputeMetrics {
+  const fn = addon().computeMetrics;
+  if (typeof fn !== 'function') throw new SeqsamError('ERR_NATIVE', 'metrics: the native addon has no computeMetrics (rebuild it)');
+  return fn as NativeComputeMetrics;
+}
+
+// The tensor for an input, and whether it was made here (and must be disposed here).
+function asTensor(input: MaskInput, what: string): { tensor: Tensor; owned: boolean } {
+  if (input instanceof Tensor) return { tensor: input, owned: false };
+  if (input && typeof input === 'object' && ArrayBuffer.isView((input as { data?: unknown }).data) && Array.isArray(input.shape)) {
+    return { tensor: Tensor.from(input.data, input.shape, input.dtype ? { dtype: input.dtype } : {}), owned: true };
+  }
+  throw new SeqsamError('ERR_ARGUMENT', `metrics.compute: ${what} must be a Tensor or { data: TypedArray, shape: number[] }`);
+}
+
+// Per-image metrics of predictions (N, M, H, W) against labels (N, K, H, W), with their means and stds.
+export async function compute(predictions: MaskInput, labels: MaskInput, options: MetricOptions = {}): Promise<MetricsResult> {
+  const threshold = options.threshold ?? 0;
+  if (typeof threshold !== 'number' || Number.isNaN(threshold)) {
+    throw new SeqsamError('ERR_ARGUMENT', 'metrics.compute: options.threshold must be a number');
+  }
+  const owned: Tensor[] = [];
+  try {
+    const p = asTensor(predictions, 'predictions');
+    if (p.owned) owned.push(p.tensor);
+    const l = asTensor(labels, 'labels');
+    if (l.owned) owned.push(l.tensor);
+    const native = await nativeCall(() => nativeCompute()(p.tensor.handle, l.tensor.handle, threshold));
+    const tensors = new Map(Object.entries(native).map(([name, handle]) => [name, new Tensor(handle)]));
+    try {
+      const perImage = {} as PerImageMetrics;
+      for (const [key, nativeName] of metricNames) {
+        const tensor = tensors.get(nativeName);
+        if (!tensor) throw new SeqsamError('ERR_NATIVE', `metrics: the native result lacks '${nativeName}'`);
+        perImage[key] = Array.from((await tensor.toTypedArray()) as Float64Array);
+      }
+      return { perImage, ...summarize(perImage) };
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}
+
+function meanStd(values: readonly number[]): { mean: number; std: number } {
+  const finite = values.filter((v) => !Number.isNaN(v));
+  if (finite.length === 0) return { mean: NaN, std: NaN };
+  const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
+  const variance = finite.reduce((a, v) => a + (v - mean) ** 2, 0) / finite.length;
+  return { mean, std: Math.sqrt(variance) };
+}
+
+// Mean and population standard deviation of each metric, skipping NaN values.
+export function summarize(perImage: PerImageMetrics): { mean: MetricSummary; std: MetricSummary } {
+  const mean = {} as MetricSummary;
+  const std = {} as MetricSummary;
+  for (const [key] of metricNames) {
+    const s = meanStd(perImage[key] ?? []);
+    mean[key] = s.mean;
+    std[key] = s.std;
+  }
+  return { mean, std };
+}
+
+// A short text table, one line per metric: "name  mean ± std".
+export function format(result: { mean: MetricSummary; std: MetricSummary }, digits = 4): string {
+  const width = Math.max(...metricNames.map(([key]) => key.length));
+  const num = (v: number) => (Number.isNaN(v) ? 'nan' : v.toFixed(digits));
+  return metricNames.map(([key]) => `${key.padEnd(width)}  ${num(result.mean[key])} ± ${num(result.std[key])}`).join('\n');
+}

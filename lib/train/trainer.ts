@@ -1,0 +1,436 @@
+// The training loop: seeded epochs of cached-embedding batches through SeqSam.trainStep, a learning-rate
+// schedule evaluated per step, periodic evaluation, checkpoints that resume bit-exactly, and
+// cancellation through an AbortSignal.
+//
+// Determinism. Everything random is a pure function of (seed, epoch, index): the epoch's order is a
+// shuffle seeded by (seed, epoch), each sample's box draw by (seed, epoch, index), and the native
+// objective seeds its own draws by (training seed, optimizer step). A checkpoint records the position
+// (epoch, batches done in it, global step) next to the weights and the optimizer state, so a run resumed
+// from it takes the same steps with the same losses as one that was never interrupted.
+import { appendFile, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+import { readSafetensorsHeader } from '../checkpoint/safetensors.js';
+import { prepareTargets, type BoxSource } from '../data/prepare.js';
+import { collectGroups, splitByGroup } from '../data/split.js';
+import { hashSeed, mulberry32 } from '../data/synthetic.js';
+import type { Dataset, Sample } from '../data/types.js';
+import { SeqsamError, isSeqsamError } from '../errors.js';
+import type { MetricName, MetricSummary } from '../metrics.js';
+import type { SeqSam, TrainBatch, TrainingOptions } from '../model/seqsam.js';
+import type { Tensor } from '../tensor.js';
+import { EmbeddingCache, type EmbeddingCacheOptions, type EmbeddingCacheStats } from './embedding-cache.js';
+import { evaluate, modelGeometry, ownCache, targetTensors, type EvaluationResult } from './evaluate.js';
+import { createProgressBar, type ProgressBar } from './progress-bar.js';
+import { createSchedule, describeSchedule, type Schedule, type ScheduleSpec } from './schedules.js';
+
+export type BestMetric = 'ged' | 'dice' | 'diceMax' | 'hmIou';
+
+// Lower is better for GED, higher for the others.
+export const lowerIsBetter: Readonly<Record<BestMetric, boolean>> = { ged: true, dice: false, diceMax: false, hmIou: false };
+
+export interface ProgressEvent {
+  type: 'step';
+  epoch: number; // 0-based
+  epochs: number;
+  step: number; // optimizer steps done (global, across resumes)
+  totalSteps: number;
+  loss: number;
+  lr: number; // the rate this step used
+  imagesPerSecond: number; // over this call's steps (embedding the images on first use included)
+  etaSeconds: number;
+}
+
+export interface EvaluationEvent {
+  type: 'eval';
+  epoch: number; // 0-based epoch of the step evaluated after
+  step: number;
+  loss: number;
+  mean: MetricSummary;
+  std: MetricSummary;
+  metric: BestMetric;
+  value: number;
+  best: number | null;
+  improved: boolean;
+}
+
+export interface TrainOptions {
+  model: SeqSam;
+  dataset: Dataset;
+  // Which samples train and which validate (default: splitByGroup 80/10/10 with seed 0; test is left out).
+  split?: { train: readonly number[]; val?: readonly number[] };
+  epochs: number;
+  batchSize: number;
+  // M while training. Sets up training when the model has none (with AdamW's defaults, lr 1e-4 and
+  // weight decay 0.01, and `seed` as the objective's seed); else must agree with or replaces the model's.
+  numMasks?: number;
+  // Steps between evaluations on the validation split (default: at the end of every epoch; 0: never).
+  evalEvery?: number;
+  evalNumMasks?: number;
+  evalBatchSize?: number;
+  // Default { type: 'linear', lr: 1e-4 } (HF Trainer's default, as the reference).
+  schedule?: ScheduleSpec | Schedule;
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  onEvaluate?: (event: EvaluationEvent) => void;
+  // JSON lines appended here: {type: 'start' | 'step' | 'eval' | 'checkpoint' | 'abort' | 'end', ...}.
+  logFile?: string;
+  // last.safetensors (every epoch end, every saveEvery steps, on abort) and best.safetensors go here.
+  checkpointDir?: string;
+  saveEvery?: number;
+  bestMetric?: BestMetric; // default 'ged'
+  // A last.safetensors (or best.safetensors) written by train(): continue from its position.
+  resume?: string;
+  // A cache to share (the caller keeps owning it), or options for one made here (memory only unless
+  // `dir` is given) and disposed at the end.
+  cache?: EmbeddingCache | EmbeddingCacheOptions;
+  // Box prompts while training: around a random non-blank label (default) or the union, widened by a
+  // MedSAM-style jitter of 0..jitter pixels per side (default 0, as the reference).
+  boxFrom?: BoxSource;
+  jitter?: number;
+  evalBoxFrom?: BoxSource;
+  // A terminal bar on stderr: 'auto' (default) draws only when stderr is a TTY.
+  progressBar?: boolean | 'auto';
+}
+
+export interface TrainResult {
+  steps: number;
+  epochs: number;
+  // Losses of the steps this call took, in order (resumed runs list only their own steps).
+  losses: number[];
+  evaluations: EvaluationEvent[];
+  best: { metric: BestMetric; value: number; step: number } | null;
+  lastCheckpoint?: string;
+  bestCheckpoint?: string;
+  cache: EmbeddingCacheStats;
+}
+
+// What a checkpoint records about the run (metadata 'trainer', JSON).
+export interface TrainerState {
+  version: 1;
+  epoch: number; // epoch to continue (0-based)
+  batchInEpoch: number; // batches of that epoch already taken
+  step: number; // optimizer steps done
+  totalSteps: number;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  trainSize: number;
+  trainHash: string;
+  best: number | null;
+  bestStep: number | null;
+  bestMetric: BestMetric;
+  // The run was stopped during the evaluation after `step`: it runs first on resume.
+  evalPending: boolean;
+  schedule: string;
+}
+
+function positiveInteger(name: string, v: unknown, min = 1): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new SeqsamError('ERR_ARGUMENT', `train: ${name} must be an integer ≥ ${min} (got ${String(v)})`);
+  return v;
+}
+
+// A seeded Fisher–Yates shuffle of the training indices for one epoch.
+export function epochOrder(indices: readonly number[], seed: number, epoch: number): number[] {
+  const out = [...indices];
+  const rnd = mulberry32(hashSeed(seed >>> 0, epoch + 1));
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+// The generator for one sample's box in one epoch.
+export function sampleRng(seed: number, epoch: number, index: number): () => number {
+  return mulberry32(hashSeed(hashSeed(seed >>> 0, 0x5eed0000 + epoch), index));
+}
+
+function hashIndices(indices: readonly number[]): string {
+  let h = 0x811c9dc5;
+  for (const i of indices) h = hashSeed(h, i);
+  return h.toString(16).padStart(8, '0');
+}
+
+export async function readTrainerState(path: string): Promise<{ state: TrainerState; training: TrainingOptions | null; metadata: Record<string, string> }> {
+  const { metadata } = await readSafetensorsHeader(path);
+  if (!metadata.trainer) throw new SeqsamError('ERR_CHECKPOINT', `${path}: not a checkpoint written by train() (no 'trainer' metadata)`);
+  const state = JSON.parse(metadata.trainer) as TrainerState;
+  if (state.version !== 1) throw new SeqsamError('ERR_CHECKPOINT', `${path}: trainer state version ${String(state.version)} is not supported`);
+  return { state, training: metadata.training ? (JSON.parse(metadata.training) as TrainingOptions) : null, metadata };
+}
+
+async function defaultSplit(dataset: Dataset): Promise<{ train: number[]; val: number[] }> {
+  const groups = (dataset as Dataset & { groups?: readonly string[] }).groups;
+  const input = Array.isArray(groups) && groups.length === dataset.length ? groups : await collectGroups(dataset);
+  const split = splitByGroup(input as readonly string[], { seed: 0 });
+  return { train: split.train, val: split.val };
+}
+
+// Loads weights and optimizer state into `model` itself, after setting up training as the checkpoint was.
+async function restoreInto(model: SeqSam, path: string, training: TrainingOptions): Promise<void> {
+  model.configureTraining(training);
+  await model.restore(path, { strict: true });
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { model, dataset } = options;
+  if (!model || typeof model.trainStep !== 'function') throw new SeqsamError('ERR_ARGUMENT', 'train: model must be a SeqSam');
+  if (!dataset || typeof dataset.get !== 'function' || typeof dataset.length !== 'number') throw new SeqsamError('ERR_ARGUMENT', 'train: dataset must be a Dataset');
+  const epochs = positiveInteger('epochs', options.epochs);
+  const batchSize = positiveInteger('batchSize', options.batchSize);
+  const bestMetric = options.bestMetric ?? 'ged';
+  if (!(bestMetric in lowerIsBetter)) throw new SeqsamError('ERR_ARGUMENT', `train: bestMetric must be one of ${Object.keys(lowerIsBetter).join(', ')} (got ${String(bestMetric)})`);
+  const saveEvery = options.saveEvery === undefined ? 0 : positiveInteger('saveEvery', options.saveEvery, 0);
+
+  // Where we start: fresh, or a checkpoint's position.
+  let resumed: Awaited<ReturnType<typeof readTrainerState>> | null = null;
+  if (options.resume) resumed = await readTrainerState(options.resume);
+  const seed = options.seed ?? resumed?.state.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new SeqsamError('ERR_ARGUMENT', `train: seed must be an integer (got ${seed})`);
+  if (resumed) {
+    const s = resumed.state;
+    if (s.seed !== seed) throw new SeqsamError('ERR_ARGUMENT', `train: the checkpoint was trained with seed ${s.seed}, not ${seed}`);
+    if (s.batchSize !== batchSize) throw new SeqsamError('ERR_ARGUMENT', `train: the checkpoint was trained with batchSize ${s.batchSize}, not ${batchSize}`);
+  }
+
+  const split = options.split ?? (await defaultSplit(dataset));
+  const trainIdx = [...split.train];
+  const valIdx = [...(split.val ?? [])];
+  for (const i of [...trainIdx, ...valIdx]) {
+    if (!Number.isInteger(i) || i < 0 || i >= dataset.length) throw new SeqsamError('ERR_ARGUMENT', `train: split index ${i} is outside the dataset (length ${dataset.length})`);
+  }
+  if (!trainIdx.length) throw new SeqsamError('ERR_ARGUMENT', 'train: the training split is empty');
+  const trainHash = hashIndices(trainIdx);
+  if (resumed && (resumed.state.trainSize !== trainIdx.length || resumed.state.trainHash !== trainHash)) {
+    throw new SeqsamError('ERR_ARGUMENT', 'train: the training split differs from the one the checkpoint was trained on');
+  }
+
+  // The training setup: the checkpoint's when resuming, else the model's, else a fresh one.
+  if (resumed) {
+    const training = resumed.training ?? model.training ?? { numMasks: options.numMasks ?? 4, seed };
+    if (options.numMasks !== undefined && (training.numMasks ?? 4) !== options.numMasks) {
+      throw new SeqsamError('ERR_ARGUMENT', `train: the checkpoint trains with numMasks ${training.numMasks ?? 4}, not ${options.numMasks}`);
+    }
+    await restoreInto(model, options.resume!, training);
+  } else if (!model.training) {
+    model.configureTraining({ numMasks: options.numMasks ?? 4, seed });
+  } else if (options.numMasks !== undefined && (model.training.numMasks ?? 4) !== options.numMasks) {
+    model.configureTraining({ ...model.training, numMasks: options.numMasks });
+  }
+  const training = model.training!;
+  if (training.trainEncoder) throw new SeqsamError('ERR_ARGUMENT', 'train: trains from cached embeddings, so the encoder must stay frozen (trainEncoder: false)');
+
+  const stepsPerEpoch = Math.ceil(trainIdx.length / batchSize);
+  const totalSteps = epochs * stepsPerEpoch;
+  const scheduleSpec = options.schedule ?? { type: 'linear', lr: 1e-4 };
+  const schedule = createSchedule(scheduleSpec, totalSteps);
+  const evalEvery = options.evalEvery === undefined ? stepsPerEpoch : positiveInteger('evalEvery', options.evalEvery, 0);
+  const evalNumMasks = options.evalNumMasks ?? training.numMasks ?? 4;
+  const { imageSize, lowResSize } = modelGeometry(model);
+  const device = model.device;
+
+  let epoch = resumed?.state.epoch ?? 0;
+  let batchInEpoch = resumed?.state.batchInEpoch ?? 0;
+  let step = resumed?.state.step ?? 0;
+  let best: number | null = resumed?.state.best ?? null;
+  let bestStep: number | null = resumed?.state.bestStep ?? null;
+  if (resumed && resumed.state.bestMetric !== bestMetric) {
+    best = null;
+    bestStep = null;
+  }
+  let evalPending = resumed?.state.evalPending ?? false;
+
+  const checkpointDir = options.checkpointDir;
+  const lastPath = checkpointDir ? join(checkpointDir, 'last.safetensors') : undefined;
+  const bestPath = checkpointDir ? join(checkpointDir, 'best.safetensors') : undefined;
+  if (checkpointDir) await mkdir(checkpointDir, { recursive: true });
+  if (options.logFile) await mkdir(dirname(options.logFile), { recursive: true });
+
+  const log = async (record: Record<string, unknown>) => {
+    if (options.logFile) await appendFile(options.logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  };
+  const stateAt = (pending: boolean): TrainerState => {
+    // A finished epoch is the start of the next one.
+    const wrapped = batchInEpoch >= stepsPerEpoch;
+    return {
+      version: 1,
+      epoch: wrapped ? epoch + 1 : epoch,
+      batchInEpoch: wrapped ? 0 : batchInEpoch,
+      step,
+      totalSteps,
+      epochs,
+      batchSize,
+      seed,
+      trainSize: trainIdx.length,
+      trainHash,
+      best,
+      bestStep,
+      bestMetric,
+      evalPending: pending,
+      schedule: describeSchedule(scheduleSpec),
+    };
+  };
+  let lastCheckpoint: string | undefined;
+  let bestCheckpoint: string | undefined;
+  const save = async (path: string, kind: 'last' | 'best', pending = false) => {
+    const state = stateAt(pending);
+    await model.save(path, {
+      trainer: JSON.stringify(state),
+      epoch: String(state.epoch),
+      step: String(state.step),
+      seed: String(seed),
+      best: best === null ? '' : String(best),
+      bestMetric,
+    });
+    if (kind === 'last') lastCheckpoint = path;
+    else bestCheckpoint = path;
+    await log({ type: 'checkpoint', kind, path, epoch: state.epoch, step });
+  };
+
+  const { cache, owned } = ownCache(options.cache);
+  const bar: ProgressBar | null =
+    options.progressBar === true || (options.progressBar !== false && process.stderr.isTTY) ? createProgressBar({ force: options.progressBar === true }) : null;
+  let cacheStats: EmbeddingCacheStats = cache.stats;
+  const losses: number[] = [];
+  const evaluations: EvaluationEvent[] = [];
+
+  const runEvaluation = async () => {
+    const result: EvaluationResult = await evaluate(model, dataset, {
+      indices: valIdx,
+      numMasks: evalNumMasks,
+      batchSize: options.evalBatchSize ?? batchSize,
+      cache,
+      boxFrom: options.evalBoxFrom,
+      seed,
+      signal: options.signal,
+    });
+    const value = result.mean[bestMetric as MetricName];
+    const improved = Number.isFinite(value) && (best === null || (lowerIsBetter[bestMetric] ? value < best : value > best));
+    if (improved) {
+      best = value;
+      bestStep = step;
+    }
+    const event: EvaluationEvent = { type: 'eval', epoch: Math.max(0, Math.ceil(step / stepsPerEpoch) - 1), step, loss: result.loss, mean: result.mean, std: result.std, metric: bestMetric, value, best, improved };
+    evaluations.push(event);
+    await log({ ...event });
+    options.onEvaluate?.(event);
+    bar?.log(`step ${step}: eval loss ${result.loss.toFixed(4)}, ${bestMetric} ${value.toFixed(4)}${improved ? ' (best)' : ''}`);
+    if (improved && bestPath) await save(bestPath, 'best');
+  };
+  // Evaluation that an abort may interrupt: the checkpoint then asks for it again on resume.
+  const evaluateOrStop = async () => {
+    try {
+      await runEvaluation();
+      evalPending = false;
+    } catch (error) {
+      if (isSeqsamError(error) && error.code === 'ERR_ABORTED') {
+        evalPending = true;
+      }
+      throw error;
+    }
+  };
+
+  const started = performance.now();
+  let imagesDone = 0;
+  let stepsDone = 0;
+  const abort = async (): Promise<never> => {
+    if (lastPath) await save(lastPath, 'last', evalPending);
+    await log({ type: 'abort', epoch, step });
+    throw new SeqsamError('ERR_ABORTED', `training was aborted at step ${step}${lastPath ? `; resume from ${lastPath}` : ''}`, { cause: options.signal?.reason });
+  };
+
+  try {
+    await log({ type: 'start', epochs, batchSize, totalSteps, stepsPerEpoch, seed, step, resume: options.resume ?? null, trainSize: trainIdx.length, valSize: valIdx.length, schedule: describeSchedule(scheduleSpec), training });
+    if (evalPending && valIdx.length) {
+      if (options.signal?.aborted) await abort();
+      try {
+        await evaluateOrStop();
+      } catch (error) {
+        if (evalPending) await abort();
+        throw error;
+      }
+    }
+    for (; epoch < epochs; epoch++, batchInEpoch = 0) {
+      const order = epochOrder(trainIdx, seed, epoch);
+      for (; batchInEpoch < stepsPerEpoch; ) {
+        if (options.signal?.aborted) await abort();
+        const indices = order.slice(batchInEpoch * batchSize, (batchInEpoch + 1) * batchSize);
+        const samples: Sample[] = [];
+        for (const i of indices) samples.push(await dataset.get(i));
+        const prepared = samples.map((s, j) =>
+          prepareTargets(s, { imageSize, lowResSize, boxFrom: options.boxFrom ?? 'random-label', jitter: options.jitter ?? 0, rng: sampleRng(seed, epoch, indices[j]!) }),
+        );
+        const lr = schedule(step);
+        const targets = targetTensors(prepared, device);
+        let embeddings: Tensor | undefined;
+        let loss: number;
+        try {
+          embeddings = await cache.batch(model, samples);
+          const batch: TrainBatch = { embeddings, boxes: targets.boxes, labels: targets.labels, labelMask: targets.labelMask };
+          const result = await model.trainStep(batch, { lr });
+          loss = result.loss;
+          result.dispose();
+        } finally {
+          embeddings?.dispose();
+          targets.boxes.dispose();
+          targets.labels.dispose();
+          targets.labelMask.dispose();
+        }
+        step++;
+        batchInEpoch++;
+        stepsDone++;
+        imagesDone += indices.length;
+        losses.push(loss);
+        const elapsed = (performance.now() - started) / 1000;
+        const event: ProgressEvent = {
+          type: 'step',
+          epoch,
+          epochs,
+          step,
+          totalSteps,
+          loss,
+          lr,
+          imagesPerSecond: elapsed > 0 ? imagesDone / elapsed : 0,
+          etaSeconds: ((totalSteps - step) * elapsed) / stepsDone,
+        };
+        await log({ ...event });
+        bar?.update(event);
+        options.onProgress?.(event);
+
+        const epochEnd = batchInEpoch >= stepsPerEpoch;
+        if (evalEvery > 0 && valIdx.length && step % evalEvery === 0) {
+          try {
+            await evaluateOrStop();
+          } catch (error) {
+            if (evalPending) await abort();
+            throw error;
+          }
+        }
+        if (lastPath && (epochEnd || (saveEvery > 0 && step % saveEvery === 0))) await save(lastPath, 'last');
+      }
+    }
+    await log({ type: 'end', epoch: epochs, step, best, bestStep });
+  } finally {
+    bar?.stop();
+    cacheStats = cache.stats;
+    if (owned) cache.dispose();
+  }
+  return {
+    steps: step,
+    epochs,
+    losses,
+    evaluations,
+    best: best === null ? null : { metric: bestMetric, value: best, step: bestStep! },
+    lastCheckpoint,
+    bestCheckpoint,
+    cache: cacheStats,
+  };
+}
+
+// Removes a run's checkpoints (last and best), e.g. before starting over in the same directory.
+export async function removeCheckpoints(checkpointDir: string): Promise<void> {
+  await rm(join(checkpointDir, 'last.safetensors'), { force: true });
+  await rm(join(checkpointDir, 'best.safetensors'), { force: true });
+}
