@@ -25,3 +25,6 @@ export function tempDir(t, prefix = 'seqsam-test-') {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+// The seeded PRNG the synthetic dataset uses, for reproducible random test inputs.
+export { mulberry32 } from '../dist/lib/data/synthetic.js';

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Tensor, checkpoint, tensorStats } from '../dist/lib/index.js';
 import * as metrics from '../dist/lib/metrics.js';
+import { mulberry32 } from './helpers.mjs';
 
 const fixtureDir = new URL('../../shared/fixtures/metrics/', import.meta.url);
 const reference = JSON.parse(readFileSync(new URL('metrics.json', fixtureDir), 'utf8'));
@@ -15,15 +16,6 @@ const ourName = Object.fromEntries(metrics.metricNames.map(([ours, native]) => [
 
 // ---------------------------------------------------------------------------------------------------------
 // Independent plain-JS definitions, one image at a time: masks are arrays of 0/1 arrays.
-
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sum = (a) => a.reduce((s, v) => s + v, 0);
 const inter = (a, b) => a.reduce((s, v, i) => s + (v && b[i] ? 1 : 0), 0);

@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 
 import { Tensor, ops } from '../dist/lib/index.js';
-
-// A small seeded PRNG for reproducible random matrices.
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './helpers.mjs';
 
 // Minimum over every injective map of the K columns into the M rows.
 function bruteForceMinimum(cost, m, k) {

@@ -3,16 +3,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 
 import { SeqSam, Tensor, tinyConfig } from '../dist/lib/index.js';
-import { tempDir } from './helpers.mjs';
-
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { tempDir, mulberry32 } from './helpers.mjs';
 
 // Each image has two annotators who disagree in kind, not in degree: one marks the top half of the
 // lesion box, the other the bottom half (in random order). No single mask can agree with both.

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 
 import type { CommandModule } from 'yargs';
 
+import { mulberry32 } from '../data/synthetic.js';
 import { Sam } from '../model/sam.js';
 import { SeqSam } from '../model/seqsam.js';
 import { assignment, diceCost } from '../ops.js';
@@ -16,15 +17,6 @@ interface Entry {
   value: number;
   unit: string;
   note?: string;
-}
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomTensor(shape: number[], seed: number, map: (x: number) => number = (x) => x - 0.5): Tensor {

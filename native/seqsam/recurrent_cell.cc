@@ -21,25 +21,39 @@ std::pair<torch::Tensor, torch::Tensor> RecurrentCellImpl::weights(bool withHidd
   return {torch::cat({conv_o->weight, conv_h->weight}, 0), torch::cat({conv_o->bias, conv_h->bias}, 0)};
 }
 
-CellOutput RecurrentCellImpl::forward(const torch::Tensor& dense, const torch::Tensor& hidden, bool withHidden) {
-  auto [weight, bias] = weights(withHidden);
-  torch::Tensor out = F::conv2d(torch::cat({dense, hidden}, 1), weight, F::Conv2dFuncOptions().bias(bias).padding(1));
+CellOutput RecurrentCellImpl::split(torch::Tensor out, bool withHidden) const {
   if (!withHidden) return {out, torch::Tensor()};
   auto parts = out.split(dim_, 1);
   return {parts[0], parts[1]};
 }
 
+torch::Tensor RecurrentCellImpl::constantResponse(const torch::Tensor& taps, int64_t height, int64_t width) {
+  torch::Tensor ones = torch::ones({1, 1, height, width}, taps.options());
+  return F::conv2d(ones, taps.unsqueeze(1), F::Conv2dFuncOptions().padding(1));  // (1, O, h, w)
+}
+
+CellOutput RecurrentCellImpl::forward(const torch::Tensor& dense, const torch::Tensor& hidden, bool withHidden) {
+  auto [weight, bias] = weights(withHidden);
+  return split(F::conv2d(torch::cat({dense, hidden}, 1), weight, F::Conv2dFuncOptions().bias(bias).padding(1)), withHidden);
+}
+
 CellOutput RecurrentCellImpl::forwardConstant(const torch::Tensor& vector, int64_t batch, int64_t height, int64_t width, bool withHidden) {
   auto [weight, bias] = weights(withHidden);
   // Only the dense half of the input channels sees a non-zero input (H0 = 0).
-  torch::Tensor denseWeight = weight.narrow(1, 0, dim_);                                         // (O, D, 3, 3)
-  torch::Tensor tapWeights = torch::einsum("oikl,i->okl", {denseWeight, vector.reshape({dim_})});  // (O, 3, 3)
-  torch::Tensor ones = torch::ones({1, 1, height, width}, vector.options());
-  torch::Tensor out = F::conv2d(ones, tapWeights.unsqueeze(1), F::Conv2dFuncOptions().bias(bias).padding(1));  // (1, O, h, w)
-  out = out.expand({batch, out.size(1), height, width});
-  if (!withHidden) return {out, torch::Tensor()};
-  auto parts = out.split(dim_, 1);
-  return {parts[0], parts[1]};
+  torch::Tensor taps = torch::einsum("oikl,i->okl", {weight.narrow(1, 0, dim_), vector.reshape({dim_})});  // (O, 3, 3)
+  torch::Tensor out = constantResponse(taps, height, width) + bias.view({1, -1, 1, 1});
+  return split(out.expand({batch, out.size(1), height, width}), withHidden);
+}
+
+CellOutput RecurrentCellImpl::forwardFactored(const torch::Tensor& features, const torch::Tensor& projWeight, const torch::Tensor& projBias,
+                                              const torch::Tensor& hidden, bool withHidden) {
+  auto [weight, bias] = weights(withHidden);
+  torch::Tensor denseWeight = weight.narrow(1, 0, dim_);  // (O, D, 3, 3)
+  torch::Tensor featureWeight = torch::einsum("oikl,ij->ojkl", {denseWeight, projWeight.flatten(1)});  // (O, F, 3, 3)
+  torch::Tensor combined = torch::cat({featureWeight, weight.narrow(1, dim_, dim_)}, 1);
+  torch::Tensor out = F::conv2d(torch::cat({features, hidden}, 1), combined, F::Conv2dFuncOptions().bias(bias).padding(1));
+  torch::Tensor biasTaps = torch::einsum("oikl,i->okl", {denseWeight, projBias});
+  return split(out + constantResponse(biasTaps, features.size(2), features.size(3)), withHidden);
 }
 
 }  // namespace seqsam::seq

@@ -23,11 +23,22 @@ class RecurrentCellImpl : public torch::nn::Module {
   // vector — a 3×3 convolution of a ones image by D-channel-summed kernels, ~500× fewer operations.
   CellOutput forwardConstant(const torch::Tensor& vector, int64_t batch, int64_t height, int64_t width, bool withHidden = true);
 
+  // A later step, exactly, with the dense embedding left factored: SAM's mask prompt ends in a 1×1
+  // convolution (features (B, F, h, w) → projWeight (D, F, 1, 1) · features + projBias), and a 3×3
+  // convolution after a 1×1 one is a 3×3 convolution from the F = 16 feature channels. The cell then reads
+  // F + D channels instead of 2D (272 instead of 512 for real SAM); the bias part, constant inside the
+  // image and zero in the padding, goes through the ones-image convolution of forwardConstant.
+  CellOutput forwardFactored(const torch::Tensor& features, const torch::Tensor& projWeight, const torch::Tensor& projBias,
+                             const torch::Tensor& hidden, bool withHidden = true);
+
   torch::nn::Conv2d conv_o{nullptr};
   torch::nn::Conv2d conv_h{nullptr};
 
  private:
   std::pair<torch::Tensor, torch::Tensor> weights(bool withHidden) const;
+  // conv2d(ones(1, 1, h, w), taps, padding 1): where a spatially constant input, zero-padded, lands.
+  static torch::Tensor constantResponse(const torch::Tensor& taps, int64_t height, int64_t width);
+  CellOutput split(torch::Tensor out, bool withHidden) const;
   int64_t dim_;
 };
 TORCH_MODULE(RecurrentCell);

@@ -26,14 +26,21 @@ Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Pro
   torch::Tensor hidden;
   for (int64_t m = 0; m < numMasks; ++m) {
     const bool last = m + 1 == numMasks;  // the last step's H is never used
-    sam::PromptEmbeddings embedded = promptEncoder->forward(prompts.points, prompts.labels, prompts.boxes, previous);
+    // Points and boxes only: the mask prompt's dense embedding is folded into the cell below.
+    sam::PromptEmbeddings embedded = promptEncoder->forward(prompts.points, prompts.labels, prompts.boxes, torch::Tensor());
+    const int64_t batch = embedded.dense.size(0), height = embedded.dense.size(2), width = embedded.dense.size(3);
     CellOutput cellOut;
     if (!previous.defined()) {
       // No mask prompt yet: the dense embedding is SAM's no-mask vector everywhere and H0 = 0.
-      cellOut = cell->forwardConstant(promptEncoder->no_mask_embed->weight, embedded.dense.size(0), embedded.dense.size(2),
-                                      embedded.dense.size(3), !last);
+      cellOut = cell->forwardConstant(promptEncoder->no_mask_embed->weight, batch, height, width, !last);
     } else {
-      cellOut = cell->forward(embedded.dense, hidden, !last);
+      // The previous logits through the mask prompt's layers up to its final 1×1 projection.
+      torch::Tensor features = previous;
+      auto layer = promptEncoder->mask_downscaling->begin();
+      const size_t projection = promptEncoder->mask_downscaling->size() - 1;
+      for (size_t i = 0; i < projection; ++i, ++layer) features = layer->forward(features);
+      auto project = promptEncoder->mask_downscaling->ptr<torch::nn::Conv2dImpl>(projection);
+      cellOut = cell->forwardFactored(features, project->weight, project->bias, hidden, !last);
     }
     hidden = cellOut.hidden;
     sam::MaskDecoderOutput out = decoder->forward(imageEmbeddings, imagePe, embedded.sparse, cellOut.dense, /*multimask=*/false);
