@@ -168,3 +168,23 @@ test('images are resized on the long side, grayscale and 16-bit inputs become RG
   for (const x of [e1, e2, e3, out]) x.dispose();
   sam.dispose();
 });
+
+test('several images embed as one batch and take one prompt each', async () => {
+  const sam = await Sam.load({ config: reference.config, checkpoint: fixture('sam-tiny', 'sam.safetensors') });
+  const image = await rawImage();
+  const flipped = { ...image, data: Uint8Array.from(image.data).reverse() };
+  const batch = await sam.embed([image, flipped]);
+  assert.deepEqual(batch.tensor.shape, [2, 32, 16, 16]);
+  const single = await sam.embed(flipped);
+  const all = await values(batch.tensor);
+  assert.ok(relativeL2(all.slice(all.length / 2), await values(single.tensor)) < 1e-5);
+  const boxes = [reference.cases[1].box, [10, 10, 100, 120]];
+  const out = await sam.predict(batch, { boxes, multimask: false });
+  assert.deepEqual(out.lowResLogits.shape, [2, 1, 64, 64]);
+  const first = await sam.predict(await sam.embed(image), { box: boxes[0], multimask: false });
+  assert.ok(relativeL2((await values(out.lowResLogits)).slice(0, 64 * 64), await values(first.lowResLogits)) < 1e-5);
+  await assert.rejects(sam.embed([image, { data: new Uint8Array(12), width: 2, height: 2, channels: 3 }]), (e) => e.code === 'ERR_SHAPE' && /one size/.test(e.message));
+  await assert.rejects(sam.predict(batch, { boxes: [boxes[0], boxes[1], boxes[1]] }), (e) => e.code === 'ERR_SHAPE');
+  for (const x of [batch, single, out, first]) x.dispose();
+  sam.dispose();
+});

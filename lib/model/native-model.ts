@@ -2,6 +2,7 @@
 import { SeqsamError, nativeCall, nativeSync } from '../errors.js';
 import { addon, type NativeTensor } from '../native.js';
 import { readCheckpoint, mapCheckpointNames, writeSafetensors } from '../checkpoint/index.js';
+import { stack } from '../ops.js';
 import { type NamedTensors, Tensor, disposeAll, wrapNamed } from '../tensor.js';
 import { packageVersion } from '../runtime.js';
 import type { SamConfig, SamPreset } from './config.js';
@@ -123,15 +124,30 @@ export class ModelBase implements Disposable {
     }
   }
 
-  // Runs the frozen image encoder once. Batches of same-size raw images may be stacked by the caller.
-  async embed(image: ImageInput, options: ImageOptions = {}): Promise<ImageEmbedding> {
-    const decoded = await decodeImage(image, options);
+  // Runs the frozen image encoder once. Several images of one size embed as a batch (B, C, h, w); predict
+  // then takes one prompt per image.
+  async embed(image: ImageInput | readonly ImageInput[], options: ImageOptions = {}): Promise<ImageEmbedding> {
+    const images = Array.isArray(image) ? (image as readonly ImageInput[]) : [image as ImageInput];
+    if (images.length === 0) throw new SeqsamError('ERR_ARGUMENT', 'embed: the image list is empty');
+    const decoded = [];
     try {
+      for (const input of images) decoded.push(await decodeImage(input, options));
+      const [first] = decoded;
+      decoded.forEach((d, i) => {
+        if (d.width !== first.width || d.height !== first.height) {
+          throw new SeqsamError('ERR_SHAPE', `embed: images[${i}] is ${d.width}×${d.height}, images[0] is ${first.width}×${first.height}; a batch needs one size`);
+        }
+      });
+      const pixels = decoded.length === 1 ? first.tensor : stack(decoded.map((d) => d.tensor));
       const handle = this.handle;
-      const { embeddings, inputSize } = await nativeCall(() => handle.embed(decoded.tensor.handle));
-      return new ImageEmbedding(new Tensor(embeddings), [decoded.height, decoded.width], inputSize);
+      try {
+        const { embeddings, inputSize } = await nativeCall(() => handle.embed(pixels.handle));
+        return new ImageEmbedding(new Tensor(embeddings), [first.height, first.width], inputSize);
+      } finally {
+        if (pixels !== first.tensor) pixels.dispose();
+      }
     } finally {
-      decoded.tensor.dispose();
+      for (const d of decoded) d.tensor.dispose();
     }
   }
 
