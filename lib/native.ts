@@ -1,10 +1,12 @@
-// Loads the compiled addon: a prebuilt binary for this platform if one ships, else the local build.
+// Loads the compiled addon: SEQSAM_BINARY, the local build, or the prebuilt binary that fits the LibTorch found.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SeqsamError } from './errors.js';
+import { loadError, type Attempt } from './load-error.js';
+import { probePrebuilds } from './prebuild-select.js';
 
 export interface NativeTensor {
   readonly shape: number[];
@@ -56,39 +58,53 @@ export interface NativeAddon {
 
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function candidates(): string[] {
-  const platform = `${process.platform}-${process.arch}`;
-  const fromEnv = process.env.SEQSAM_BINARY ? [resolve(process.env.SEQSAM_BINARY)] : [];
-  return [
-    ...fromEnv,
-    join(packageRoot, 'build', 'Release', 'seqsam.node'),
-    join(packageRoot, 'build', 'Debug', 'seqsam.node'),
-    join(packageRoot, 'prebuilds', platform, 'seqsam.node'),
-  ];
+export type AddonSource = 'SEQSAM_BINARY' | 'local build' | 'prebuild';
+
+let loaded: { addon: NativeAddon; path: string; source: AddonSource } | undefined;
+
+function firstLine(error: unknown): string {
+  return ((error as Error)?.message ?? String(error)).split('\n')[0];
 }
 
-let loaded: { addon: NativeAddon; path: string } | undefined;
-
-export function loadAddon(): { addon: NativeAddon; path: string } {
+// Order: SEQSAM_BINARY (used alone: it is an explicit choice), the local build (compiled here against
+// this LibTorch, and newer than any prebuild in a source checkout), then the prebuild that fits the
+// LibTorch found, after a test load in a child process.
+export function loadAddon(): { addon: NativeAddon; path: string; source: AddonSource } {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
-  const tried: string[] = [];
-  for (const path of candidates()) {
-    if (!existsSync(path)) {
-      tried.push(`${path} (missing)`);
-      continue;
-    }
+  const attempt = (path: string, source: AddonSource) => {
+    loaded = { addon: require(path) as NativeAddon, path, source };
+    return loaded;
+  };
+  if (process.env.SEQSAM_BINARY) {
+    const path = resolve(process.env.SEQSAM_BINARY);
     try {
-      loaded = { addon: require(path) as NativeAddon, path };
-      return loaded;
+      return attempt(path, 'SEQSAM_BINARY');
     } catch (error) {
-      tried.push(`${path} (${(error as Error).message.split('\n')[0]})`);
+      throw new SeqsamError('ERR_NATIVE', `seqsam: SEQSAM_BINARY=${path} could not be loaded: ${firstLine(error)}`, { cause: error });
     }
   }
-  throw new SeqsamError(
-    'ERR_NATIVE',
-    `seqsam: the native addon could not be loaded. Run 'npm run build' (needs LibTorch). Tried:\n  ${tried.join('\n  ')}`,
-  );
+  const attempts: Attempt[] = [];
+  for (const path of [join(packageRoot, 'build', 'Release', 'seqsam.node'), join(packageRoot, 'build', 'Debug', 'seqsam.node')]) {
+    if (!existsSync(path)) continue;
+    try {
+      return attempt(path, 'local build');
+    } catch (error) {
+      attempts.push({ path, reason: firstLine(error) });
+    }
+  }
+  if (!attempts.length) attempts.push({ path: join(packageRoot, 'build', 'Release', 'seqsam.node'), reason: 'not built' });
+  const report = probePrebuilds(packageRoot);
+  for (const t of report.tried) attempts.push({ path: t.binary, reason: t.ok ? 'loads' : (t.reason ?? 'not tried') });
+  if (report.chosen) {
+    try {
+      return attempt(report.chosen, 'prebuild');
+    } catch (error) {
+      const entry = attempts.find((a) => a.path === report.chosen);
+      if (entry) entry.reason = `loaded in a child process but not here: ${firstLine(error)}`;
+    }
+  }
+  throw loadError(attempts, report);
 }
 
 export function addon(): NativeAddon {

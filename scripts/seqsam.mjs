@@ -6,7 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-if (existsSync(join(root, 'native')) && !process.env.SEQSAM_NO_SETUP) {
+// Only a source checkout has lib/ (a published package ships dist/ and, maybe, a prebuilt binary).
+if (existsSync(join(root, 'lib')) && !process.env.SEQSAM_NO_SETUP) {
   const setup = spawnSync(process.execPath, [join(root, 'scripts', 'setup.mjs'), '--quiet'], { stdio: 'inherit' });
   if (setup.status !== 0) process.exit(setup.status ?? 1);
 }

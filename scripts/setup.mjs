@@ -2,6 +2,8 @@
 // Makes a clone ready to run: LibTorch (Debian packages when missing and root), npm dependencies,
 // the native build and the TypeScript build — each step skipped when already up to date.
 //   node scripts/setup.mjs [--force-build] [--quiet] [--install]
+// Without a local build, a fitting prebuilt binary (prebuilds/) is used instead of building;
+// SEQSAM_NO_BUILD=1 never builds.
 // --install is npm's install hook (for `npm install seqsam` and `npx seqsam`): npm is installing the
 // dependencies itself, so they are only looked up, never reinstalled.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -10,6 +12,9 @@ import { availableParallelism } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+
+import { probe } from './prebuild-probe.mjs';
+import { sourceHash } from './prebuild-variant.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -90,10 +95,32 @@ function ensureNodeModules() {
   say(`npm ci took ${seconds.toFixed(0)} s`);
 }
 
+// Without a local build, a prebuilt binary that fits the LibTorch here, loads (in a child process) and
+// was made from these very sources makes the build unnecessary — an install needs no compiler.
+function usablePrebuild() {
+  const report = probe(root);
+  const chosen = report.tried.find((t) => t.binary === report.chosen);
+  if (!chosen) {
+    for (const t of report.tried) say(`prebuilt ${t.name} does not fit: ${t.reason}`);
+    return false;
+  }
+  if (chosen.sourceHash !== sourceHash(root)) {
+    say(`prebuilt ${chosen.name} was made from other sources than these; building instead`);
+    return false;
+  }
+  if (!quiet) say(`using the prebuilt binary ${chosen.name}`);
+  return true;
+}
+
 function ensureNativeBuild() {
   const binary = join(root, 'build', 'Release', 'seqsam.node');
   const sources = Math.max(newestMtime(join(root, 'native')), mtime(join(root, 'CMakeLists.txt')));
   if (!forceBuild && mtime(binary) > sources) return;
+  if (!forceBuild && !existsSync(binary) && usablePrebuild()) return;
+  if (process.env.SEQSAM_NO_BUILD) {
+    say('SEQSAM_NO_BUILD is set: not building the native addon (seqsam will say what it needs when loaded)');
+    return;
+  }
   say('building the native addon (cmake-js)');
   const cmakeJsPackage = resolvable('cmake-js');
   if (!cmakeJsPackage) {
@@ -108,6 +135,8 @@ function ensureNativeBuild() {
 
 function ensureTypeScript() {
   const marker = join(root, 'dist', 'lib', 'index.js');
+  // A published package ships dist/ and not the TypeScript sources.
+  if (!existsSync(join(root, 'lib')) && existsSync(marker)) return;
   const sources = Math.max(newestMtime(join(root, 'lib')), mtime(join(root, 'tsconfig.json')));
   if (mtime(marker) > sources && newestMtime(join(root, 'dist')) >= sources) return;
   const typescript = resolvable('typescript');

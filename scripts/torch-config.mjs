@@ -5,6 +5,7 @@
 //   --cmake-dir        print the folder holding TorchConfig.cmake
 //   --gyp <field>      print include_dirs | libraries | ldflags | cflags for binding.gyp
 //   --json             print everything found
+//   --describe         print version, CUDA, C++11 ABI and library folder (no CMake run)
 //   --sources          print the native sources (native/**/*.cc), the list both builds compile
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,6 +51,36 @@ export function findTorchCmakeDir(env = process.env) {
     if (dir) return { source, dir };
   }
   return null;
+}
+
+// What a prebuilt binary must match, read from the LibTorch files without loading them: the version
+// (TorchConfigVersion.cmake), CUDA (libtorch_cuda next to libtorch; the CUDA version from a LIBTORCH
+// zip's build-version or python's torch/version.py), the C++11 ABI (TorchConfig.cmake's flags) and the
+// folder holding libtorch.
+export function describeTorch(found) {
+  const read = (path) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+  const versionFile = join(found.dir, 'TorchConfigVersion.cmake');
+  const version = /PACKAGE_VERSION\s+"([^"]+)"/.exec(read(versionFile))?.[1] ?? null;
+  const config = read(join(found.dir, 'TorchConfig.cmake'));
+  const abiFlag = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(config)?.[1];
+  const prefix = resolve(found.dir, '..', '..', '..');
+  const libDir = [resolve(found.dir, '..', '..'), join(prefix, 'lib')].find((d) => existsSync(join(d, 'libtorch.so')) || existsSync(join(d, 'libtorch.dylib'))) ?? null;
+  const cuda = Boolean(libDir) && (existsSync(join(libDir, 'libtorch_cuda.so')) || existsSync(join(libDir, 'libtorch_cuda.dylib')));
+  const cudaVersion =
+    /\+cu(\d+?)(\d)\b/.exec(read(join(prefix, 'build-version')))?.slice(1, 3).join('.') ??
+    /cuda\s*(?::\s*\w+\s*)?=\s*'([\d.]+)'/.exec(read(join(prefix, 'version.py')))?.[1] ??
+    null;
+  return {
+    source: found.source,
+    cmakeDir: found.dir,
+    versionFile,
+    version,
+    cuda,
+    cudaVersion: cuda ? cudaVersion : null,
+    // null when the config does not say (then the load test decides).
+    cxx11Abi: abiFlag === undefined ? null : abiFlag === '1',
+    libDir,
+  };
 }
 
 // Asks CMake itself what linking against Torch means (the link line of a probe target), so node-gyp
@@ -123,6 +154,10 @@ function main(args) {
         'or on Debian: apt-get install libtorch-dev libopenblas0-pthread\n',
     );
     process.exit(1);
+  }
+  if (args[0] === '--describe') {
+    process.stdout.write(`${JSON.stringify(describeTorch(found), null, 2)}\n`);
+    return;
   }
   if (args[0] === '--cmake-dir') {
     process.stdout.write(`${found.dir}\n`);
