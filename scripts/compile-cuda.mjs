@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Compiles every native/**/*.cu on its own with nvcc (no LibTorch, no GPU needed), to prove the CUDA sources
+// build on machines whose LibTorch is CPU-only. With --emulate it also builds and runs
+// test/cuda/hungarian_emulation.cc: the GPU assignment solver's code (native/cuda/hungarian_solver.cuh) on
+// the host, its warp emulated, against the CPU solver (needs a C++ compiler, neither nvcc nor LibTorch).
+//   node scripts/compile-cuda.mjs [--emulate[=PROBLEMS,FIBER_PROBLEMS]] [--require-nvcc]
+// Architectures: TORCH_CUDA_ARCH_LIST ("9.0", "8.0;9.0a", "9.0+PTX"), else 9.0 (H100).
+// Without nvcc the compile step is reported as skipped (exit 0) unless --require-nvcc.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const emulateArg = args.find((a) => a === '--emulate' || a.startsWith('--emulate='));
+const requireNvcc = args.includes('--require-nvcc');
+
+function say(message) {
+  process.stdout.write(`compile-cuda: ${message}\n`);
+}
+
+function findNvcc() {
+  const candidates = [process.env.CUDACXX];
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) candidates.push(join(dir, 'nvcc'));
+  candidates.push(process.env.CUDA_HOME && join(process.env.CUDA_HOME, 'bin', 'nvcc'), '/usr/local/cuda/bin/nvcc');
+  return candidates.find((c) => c && existsSync(c)) ?? null;
+}
+
+function cudaSources(dir = join(root, 'native')) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...cudaSources(path));
+    else if (entry.name.endsWith('.cu')) out.push(path);
+  }
+  return out.sort();
+}
+
+// "8.0;9.0a 9.0+PTX" -> nvcc -gencode flags (the same reading as Torch's TORCH_CUDA_ARCH_LIST).
+function gencodeFlags(list) {
+  const flags = [];
+  for (const item of list.split(/[;\s]+/).filter(Boolean)) {
+    const match = /^(\d+)\.(\d+)([af]?)(\+PTX)?$/.exec(item);
+    if (!match) throw new Error(`TORCH_CUDA_ARCH_LIST: cannot read '${item}'`);
+    const arch = `${match[1]}${match[2]}${match[3]}`;
+    flags.push('-gencode', `arch=compute_${arch},code=sm_${arch}`);
+    if (match[4]) flags.push('-gencode', `arch=compute_${arch},code=compute_${arch}`);
+  }
+  return flags;
+}
+
+function run(command, commandArgs) {
+  const started = Date.now();
+  const result = spawnSync(command, commandArgs, { cwd: root, encoding: 'utf8' });
+  return { ...result, seconds: (Date.now() - started) / 1000 };
+}
+
+const work = mkdtempSync(join(tmpdir(), 'seqsam-cuda-'));
+let failed = false;
+try {
+  const nvcc = findNvcc();
+  const sources = cudaSources();
+  if (!nvcc) {
+    say(`nvcc not found: ${sources.length} .cu file(s) not compiled (skipped)`);
+    if (requireNvcc) failed = true;
+  } else {
+    const version = /release (\S+),/.exec(execFileSync(nvcc, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
+    const archList = process.env.TORCH_CUDA_ARCH_LIST || '9.0';
+    const arch = gencodeFlags(archList);
+    say(`nvcc ${version} (${nvcc}), TORCH_CUDA_ARCH_LIST=${archList}`);
+    for (const source of sources) {
+      const object = join(work, `${basename(source)}.o`);
+      const flags = ['-std=c++17', '-O3', '-Werror', 'all-warnings', `-I${join(root, 'native')}`, ...arch, '-c', source, '-o', object];
+      const result = run(nvcc, flags);
+      const rel = relative(root, source);
+      if (result.status === 0) {
+        say(`ok   ${rel} (${result.seconds.toFixed(1)} s): nvcc ${flags.map((f) => (f.startsWith(root) ? relative(root, f) : f)).join(' ')}`);
+      } else {
+        failed = true;
+        say(`FAIL ${rel}\n${result.stdout}${result.stderr}`);
+      }
+      if (result.stderr.trim() && result.status === 0) process.stdout.write(result.stderr);
+    }
+  }
+
+  if (emulateArg) {
+    // The kernel's solver as host code (torch-free), linked with the CPU solver it must equal.
+    const [problems = '100000', fibers = '300'] = emulateArg.includes('=') ? emulateArg.split('=')[1].split(',') : [];
+    const cxx = process.env.CXX || 'g++';
+    const binary = join(work, 'hungarian_emulation');
+    const flags = ['-std=c++17', '-O2', '-Wall', '-Werror', `-I${join(root, 'native')}`, join(root, 'test', 'cuda', 'hungarian_emulation.cc'),
+      join(root, 'native', 'seqsam', 'assignment_solver.cc'), '-o', binary];
+    const compiled = run(cxx, flags);
+    if (compiled.status !== 0) {
+      failed = true;
+      say(`FAIL ${cxx} ${flags.join(' ')}\n${compiled.stdout}${compiled.stderr}`);
+    } else {
+      say(`emulation: built with ${cxx} (${compiled.seconds.toFixed(1)} s); ${problems} lockstep + ${fibers} fiber problems`);
+      const result = run(binary, [problems, fibers]);
+      process.stdout.write(result.stdout + result.stderr);
+      say(`emulation ${result.status === 0 ? 'ok' : 'FAILED'} (${result.seconds.toFixed(1)} s)`);
+      if (result.status !== 0) failed = true;
+    }
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
