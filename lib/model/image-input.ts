@@ -30,7 +30,7 @@ function describe(input: ImageInput): string {
   return typeof input === 'string' ? input : Buffer.isBuffer(input) ? 'image buffer' : 'raw image';
 }
 
-async function decodeEncoded(input: string | Buffer): Promise<RawPixels> {
+export async function decodeEncoded(input: string | Buffer): Promise<RawPixels> {
   try {
     const { data, info } = await sharp(input).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };

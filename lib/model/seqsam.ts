@@ -138,17 +138,29 @@ export class SeqSam extends ModelBase {
     this.#training = { ...options };
   }
 
-  // M masks for each prompt: masks (B, M, H, W) at the original size, plus mean and variance maps.
+  // Masks the model produces per prompt: numMasks for SeqSAM, 3 for SAM-MCL, 1 for single-mask SAM.
+  masksPerPrompt(numMasks = 4): number {
+    const objective = this.#training?.objective ?? 'seqsam';
+    return objective === 'sam-mcl' ? 3 : objective === 'sam-det' ? 1 : numMasks;
+  }
+
+  // M masks for each prompt: masks (B, M, H, W) at the original size, plus mean and variance maps. A model
+  // trained as a baseline answers as it was trained: SAM-MCL with its 3 heads, sam-det with one mask.
   async predict(embedding: ImageEmbedding, prompt: SeqSamPredictOptions): Promise<SeqSamPrediction> {
     const numMasks = prompt.numMasks ?? 4;
-    if (!Number.isInteger(numMasks) || numMasks < 1) throw new SeqsamError('ERR_ARGUMENT', `numMasks must be a positive integer (got ${numMasks})`);
+    if (!Number.isInteger(numMasks) || numMasks < 1 || numMasks > 1024) throw new SeqsamError('ERR_ARGUMENT', `numMasks must be an integer in 1..1024 (got ${numMasks})`);
+    const objective = this.#training?.objective ?? 'seqsam';
     if (prompt.maskInput) throw new SeqsamError('ERR_ARGUMENT', 'SeqSam.predict: maskInput is not a SeqSAM prompt (the model feeds back its own masks)');
     const [height, width] = embedding.originalSize;
     const packed = packPrompts(prompt, width, height, this.device);
     try {
       const handle = this.handle;
       const out = await nativeCall(() =>
-        handle.predict(embedding.tensor.handle, packed.tensors, { originalSize: embedding.originalSize, inputSize: embedding.inputSize, numMasks }),
+        handle.predict(embedding.tensor.handle, packed.tensors, {
+          originalSize: embedding.originalSize,
+          inputSize: embedding.inputSize,
+          ...(objective === 'seqsam' ? { numMasks } : { numMasks: 0, multimask: objective === 'sam-mcl', uncertainty: true }),
+        }),
       );
       const base = prediction(new Tensor(out.masks), new Tensor(out.lowResLogits), new Tensor(out.iou));
       const extra = out as unknown as { mean: NativeTensor; variance: NativeTensor };

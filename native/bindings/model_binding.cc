@@ -114,6 +114,15 @@ seq::Batch readBatch(const Napi::Object& obj, const ModelState& state) {
   return b;
 }
 
+// The step's small outputs come to the host in the worker, after the optimizer step: the JS thread never
+// waits on the GPU, and nothing is copied back between the forward pass and the update.
+seq::StepResult withHostCopies(seq::StepResult r) {
+  r.loss = r.loss.cpu();
+  if (r.picks.defined()) r.picks = r.picks.cpu();
+  if (r.assignment.defined()) r.assignment = r.assignment.cpu();
+  return r;
+}
+
 Napi::Value stepResult(Napi::Env env, const seq::StepResult& r) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", r.loss.item<double>());
@@ -168,6 +177,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
                        {
                            InstanceMethod<&ModelHandle::Config>("config"),
                            InstanceMethod<&ModelHandle::Device>("device"),
+                           InstanceMethod<&ModelHandle::PrecisionName>("precision"),
                            InstanceMethod<&ModelHandle::ParameterShapes>("parameterShapes"),
                            InstanceMethod<&ModelHandle::Load>("load"),
                            InstanceMethod<&ModelHandle::StateDict>("stateDict"),
@@ -203,6 +213,11 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       state_->model = seq::SeqSamModel(config);
       state_->model->to(state_->device);
       state_->model->eval();
+      Napi::Value precision = o.Get("precision");
+      if (!precision.IsUndefined() && !precision.IsNull()) {
+        require(precision.IsString(), code::kArgument, "model options.precision must be 'fp32' or 'bf16'");
+        state_->model->sam->setPrecision(parsePrecision(precision.As<Napi::String>()));
+      }
       return env.Undefined();
     });
   }
@@ -221,6 +236,12 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
 
   Napi::Value Device(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), live()->device.str()); });
+  }
+
+  Napi::Value PrecisionName(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      return Napi::String::New(info.Env(), precisionName(live()->model->sam->precision()));
+    });
   }
 
   // parameterShapes(scope) -> { name: shape }
@@ -326,6 +347,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       bool multimask = js::getBoolOr(o, "multimask", true, "options");
       auto numMasks = static_cast<int64_t>(js::getNumberOr(o, "numMasks", 0, "options"));
       require(numMasks >= 0 && numMasks <= 1024, code::kArgument, "options.numMasks must be between 0 and 1024");
+      // The disagreement maps come with every SeqSAM rollout; plain SAM computes them when asked (3 heads).
+      const bool uncertainty = numMasks > 0 || js::getBoolOr(o, "uncertainty", false, "options");
       // The prompt batch: from boxes or points.
       torch::Tensor boxes = optionalTensor(p, "boxes", "prompts");
       torch::Tensor points = optionalTensor(p, "points", "prompts");
@@ -340,7 +363,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         require(numMasks == 0, code::kArgument, "prompts.maskInput: SeqSAM feeds its own masks back; give maskInput to plain SAM only");
         maskInput = maskInput.to(state->device, torch::kFloat);
       }
-      return runAsync(info.Env(), [state, embeddings, prompts, maskInput, originalSize, inputSize, multimask, numMasks]() mutable -> Finish {
+      return runAsync(info.Env(), [state, embeddings, prompts, maskInput, originalSize, inputSize, multimask, numMasks, uncertainty]() mutable -> Finish {
         std::lock_guard<std::mutex> lock(state->mutex);
         torch::NoGradGuard noGrad;
         auto& model = state->model;
@@ -361,7 +384,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         }
         torch::Tensor masks = model->sam->postprocess(lowRes, inputSize, originalSize);
         torch::Tensor mean, variance;
-        if (numMasks > 0) {
+        if (uncertainty) {
           // Where the M hypotheses disagree: mean and variance of the per-pixel probabilities.
           torch::Tensor probs = torch::sigmoid(masks);
           mean = probs.mean(1);
@@ -413,7 +436,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       }
       return runAsync(info.Env(), [state, batch = std::move(batch), lr, update]() -> Finish {
         std::lock_guard<std::mutex> lock(state->mutex);
-        seq::StepResult r = state->trainer->step(batch, lr, update);
+        seq::StepResult r = withHostCopies(state->trainer->step(batch, lr, update));
         return [r](Napi::Env env) { return stepResult(env, r); };
       });
     });
@@ -430,7 +453,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       require(numMasks >= 1 && numMasks <= 1024, code::kArgument, "evalStep: numMasks must be between 1 and 1024");
       return runAsync(info.Env(), [state, batch = std::move(batch), numMasks]() -> Finish {
         std::lock_guard<std::mutex> lock(state->mutex);
-        seq::StepResult r = state->trainer->evaluate(batch, numMasks);
+        seq::StepResult r = withHostCopies(state->trainer->evaluate(batch, numMasks));
         return [r](Napi::Env env) { return stepResult(env, r); };
       });
     });

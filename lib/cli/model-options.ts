@@ -1,0 +1,76 @@
+// Model options shared by the commands that build a model: architecture (preset, config file, or the one
+// a seqsam checkpoint records), weights, objective, device and threads.
+import { readFile } from 'node:fs/promises';
+
+import type { Argv } from 'yargs';
+
+import { detectFormat, readSafetensorsHeader } from '../checkpoint/index.js';
+import { SeqsamError } from '../errors.js';
+import { presets, tinyConfig, type SamConfig, type SamPreset } from '../model/config.js';
+import { SeqSam, type TrainingOptions } from '../model/seqsam.js';
+import { setThreads } from '../runtime.js';
+
+export const objectives = ['seqsam', 'sam-mcl', 'sam-det'] as const;
+
+export interface ModelArgs {
+  model?: (typeof objectives)[number];
+  preset?: string;
+  config?: string;
+  checkpoint?: string;
+  device: string;
+  seed: number;
+  threads?: number;
+}
+
+export function withModelOptions<T>(y: Argv<T>) {
+  return y
+    .option('model', { choices: objectives, describe: 'what to train or run: SeqSAM, or a baseline (default: the checkpoint\'s, else seqsam)' })
+    .option('preset', { type: 'string', choices: [...presets], describe: 'SAM architecture' })
+    .option('config', { type: 'string', describe: 'SAM architecture as a JSON file, or "tiny" (the small embedded SAM)' })
+    .option('checkpoint', { type: 'string', describe: 'weights: SAM/MedSAM .pth or safetensors, or a seqsam checkpoint' })
+    .option('device', { type: 'string', default: 'cpu', describe: 'cpu, cuda or cuda:N' })
+    .option('seed', { type: 'number', default: 0, describe: 'seed of initialisation, sampling and pooling' })
+    .option('threads', { type: 'number', describe: 'CPU threads (default: all cores)' })
+    .conflicts('preset', 'config')
+    .group(['model', 'preset', 'config', 'checkpoint', 'device', 'seed', 'threads'], 'Model:');
+}
+
+// What a seqsam checkpoint records about itself (nothing for SAM/MedSAM weights).
+export async function checkpointMetadata(path: string): Promise<Record<string, string>> {
+  return (await detectFormat(path)) === 'safetensors' ? (await readSafetensorsHeader(path)).metadata : {};
+}
+
+export async function architecture(args: ModelArgs, metadata: Record<string, string>): Promise<{ preset?: SamPreset; config?: SamConfig }> {
+  if (args.preset) return { preset: args.preset as SamPreset };
+  if (args.config === 'tiny') return { config: tinyConfig };
+  if (args.config) {
+    try {
+      return { config: JSON.parse(await readFile(args.config, 'utf8')) as SamConfig };
+    } catch (error) {
+      throw new SeqsamError('ERR_ARGUMENT', `--config ${args.config}: not a readable JSON file (${(error as Error).message})`);
+    }
+  }
+  if (metadata.config) return { config: JSON.parse(metadata.config) as SamConfig };
+  if (args.checkpoint) throw new SeqsamError('ERR_ARGUMENT', `--checkpoint ${args.checkpoint} does not record its architecture: give --preset (vit_b, vit_l, vit_h) or --config`);
+  return { config: tinyConfig };
+}
+
+// Builds the model; `training` overrides (or completes) the setup a checkpoint records.
+export async function loadModel(args: ModelArgs, training?: TrainingOptions): Promise<SeqSam> {
+  if (args.threads !== undefined) {
+    if (!Number.isInteger(args.threads) || args.threads < 1) throw new SeqsamError('ERR_ARGUMENT', `--threads must be a positive integer (got ${args.threads})`);
+    setThreads({ torch: args.threads });
+  }
+  const metadata = args.checkpoint ? await checkpointMetadata(args.checkpoint) : {};
+  const recorded = metadata.training ? (JSON.parse(metadata.training) as TrainingOptions) : undefined;
+  const objective = args.model ?? training?.objective ?? recorded?.objective ?? 'seqsam';
+  const setup: TrainingOptions = { ...recorded, ...training, objective, seed: training?.seed ?? recorded?.seed ?? args.seed };
+  const model = await SeqSam.load({ ...(await architecture(args, metadata)), device: args.device, seed: args.seed, training: setup });
+  try {
+    if (args.checkpoint) await model.restore(args.checkpoint, { strict: true });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}

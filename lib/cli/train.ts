@@ -1,0 +1,124 @@
+// `seqsam train`: SeqSAM or a baseline on a dataset, from cached embeddings, with checkpoints every epoch
+// (atomic), evaluation on the validation split, a progress bar, and Ctrl-C leaving a resumable checkpoint.
+import { join } from 'node:path';
+
+import type { Argv, CommandModule } from 'yargs';
+
+import { splitByGroup } from '../data/split.js';
+import { SeqsamError } from '../errors.js';
+import type { TrainingOptions } from '../model/seqsam.js';
+import { train, type BestMetric } from '../train/trainer.js';
+import { datasetSpecHelp, openDataset } from './dataset-spec.js';
+import { interruptSignal } from './interrupt.js';
+import { loadModel, withModelOptions, type ModelArgs } from './model-options.js';
+
+interface TrainArgs extends ModelArgs {
+  data: string;
+  out: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  schedule: 'linear' | 'cosine' | 'constant';
+  warmup: number;
+  numMasks: number;
+  evalMasks?: number;
+  evalEvery?: number;
+  saveEvery?: number;
+  pooling: NonNullable<TrainingOptions['pooling']>;
+  matching: NonNullable<TrainingOptions['matching']>;
+  feedback: NonNullable<TrainingOptions['feedback']>;
+  reduction?: NonNullable<TrainingOptions['reduction']>;
+  weightDecay: number;
+  gradClip?: number;
+  bestMetric: BestMetric;
+  boxFrom: 'random-label' | 'union';
+  jitter: number;
+  fractions: number[];
+  resume?: string;
+  cacheDir?: string;
+  progress: boolean;
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'Train SeqSAM (or a baseline) on a dataset',
+  builder: (y) =>
+    withModelOptions(y)
+      .option('data', { type: 'string', demandOption: true, describe: datasetSpecHelp })
+      .option('out', { type: 'string', default: 'seqsam-run', describe: 'folder for checkpoints (last/best.safetensors) and the log' })
+      .option('epochs', { type: 'number', default: 10 })
+      .option('batch-size', { type: 'number', default: 4 })
+      .option('lr', { type: 'number', default: 1e-4, describe: 'peak learning rate' })
+      .option('schedule', { choices: ['linear', 'cosine', 'constant'] as const, default: 'linear' as const })
+      .option('warmup', { type: 'number', default: 0, describe: 'warm-up steps' })
+      .option('num-masks', { type: 'number', default: 4, describe: 'M, masks per image in training (SeqSAM)' })
+      .option('eval-masks', { type: 'number', describe: 'M at validation (default: --num-masks)' })
+      .option('eval-every', { type: 'number', describe: 'validate every N steps (default: each epoch; 0: never)' })
+      .option('save-every', { type: 'number', describe: 'also checkpoint every N steps' })
+      .option('pooling', { choices: ['strided', 'reference-strided', 'random', 'first-k'] as const, default: 'strided' as const })
+      .option('matching', { choices: ['hungarian', 'fixed'] as const, default: 'hungarian' as const })
+      .option('feedback', { choices: ['backprop', 'stop-gradient'] as const, default: 'backprop' as const })
+      .option('reduction', { choices: ['sum', 'mean'] as const, describe: 'loss over the batch (default: sum for SeqSAM, mean for baselines)' })
+      .option('weight-decay', { type: 'number', default: 0.01 })
+      .option('grad-clip', { type: 'number', describe: 'clip the gradient norm' })
+      .option('best-metric', { choices: ['ged', 'dice', 'diceMax', 'hmIou'] as const, default: 'ged' as const })
+      .option('box-from', { choices: ['random-label', 'union'] as const, default: 'random-label' as const, describe: 'box prompt around one rater\'s mask or all' })
+      .option('jitter', { type: 'number', default: 0, describe: 'random box enlargement in pixels' })
+      .option('fractions', { type: 'array', number: true, default: [0.8, 0.1, 0.1], describe: 'train/val/test fractions (split by patient)' })
+      .option('resume', { type: 'string', describe: 'continue from a checkpoint (no value: <out>/last.safetensors)' })
+      .option('cache-dir', { type: 'string', describe: 'embedding cache on disk (shared with `seqsam embed`)' })
+      .option('progress', { type: 'boolean', default: true, describe: 'progress bar on a terminal' })
+      .example('$0 train --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --epochs 20 --out runs/lidc', 'the paper\'s protocol on LIDC-IDRI')
+      .example('$0 train --data synthetic --model sam-mcl --epochs 5', 'a baseline on the embedded synthetic set')
+      .example('$0 train --data lidc:lidc.pickle --preset vit_b --out runs/lidc --resume', 'continue after Ctrl-C') as unknown as Argv<TrainArgs>,
+  handler: async (args) => {
+    const dataset = await openDataset(args.data);
+    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions });
+    const resume = args.resume === undefined ? undefined : args.resume === '' ? join(args.out, 'last.safetensors') : args.resume;
+    if (resume && args.checkpoint) throw new SeqsamError('ERR_ARGUMENT', '--resume restores weights and optimizer from its checkpoint; drop --checkpoint');
+    const training: TrainingOptions = {
+      objective: args.model,
+      numMasks: args.numMasks,
+      pooling: args.pooling,
+      matching: args.matching,
+      feedback: args.feedback,
+      reduction: args.reduction,
+      lr: args.lr,
+      weightDecay: args.weightDecay,
+      gradClip: args.gradClip,
+      seed: args.seed,
+    };
+    for (const key of Object.keys(training) as (keyof TrainingOptions)[]) if (training[key] === undefined) delete training[key];
+    const model = await loadModel({ ...args, checkpoint: resume ? undefined : args.checkpoint, model: args.model }, training);
+    const interrupt = interruptSignal('training (a resumable checkpoint is being written)');
+    try {
+      const result = await train({
+        model,
+        dataset,
+        split: { train: split.train, val: split.val },
+        epochs: args.epochs,
+        batchSize: args.batchSize,
+        numMasks: args.numMasks,
+        evalEvery: args.evalEvery,
+        evalNumMasks: args.evalMasks,
+        saveEvery: args.saveEvery,
+        schedule: { type: args.schedule, lr: args.lr, warmupSteps: args.warmup },
+        seed: args.seed,
+        signal: interrupt.signal,
+        logFile: join(args.out, 'train.jsonl'),
+        checkpointDir: args.out,
+        bestMetric: args.bestMetric,
+        resume,
+        cache: args.cacheDir ? { dir: args.cacheDir } : undefined,
+        boxFrom: args.boxFrom,
+        jitter: args.jitter,
+        progressBar: args.progress ? 'auto' : false,
+        onEvaluate: (e) => process.stderr.write(`step ${e.step}: validation ${e.metric} ${e.value.toFixed(4)}${e.improved ? ' (best so far)' : ''}\n`),
+      });
+      process.stdout.write(`trained ${result.steps} steps; last checkpoint ${result.lastCheckpoint ?? '-'}; best ${result.best ? `${result.best.metric} ${result.best.value.toFixed(4)} at step ${result.best.step}` : '-'}\n`);
+    } finally {
+      interrupt.release();
+      model.dispose();
+    }
+  },
+};
