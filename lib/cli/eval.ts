@@ -14,6 +14,7 @@ interface EvalArgs extends ModelArgs {
   data: string;
   split: 'train' | 'val' | 'test' | 'all';
   fractions: number[];
+  splitBy: 'group' | 'image';
   numMasks: number[];
   batchSize: number;
   boxFrom: 'random-label' | 'union';
@@ -28,6 +29,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     withModelOptions(y)
       .option('data', { type: 'string', demandOption: true, describe: datasetSpecHelp })
       .option('split', { choices: ['train', 'val', 'test', 'all'] as const, default: 'test' as const, describe: 'which part (the split `train` made with the same --seed and --fractions)' })
+      .option('split-by', { choices: ['group', 'image'] as const, default: 'group' as const, describe: 'keep each patient in one split, or split images (as the reference)' })
       .option('fractions', { type: 'array', number: true, default: [0.8, 0.1, 0.1] })
       .option('num-masks', { type: 'array', number: true, default: [4], describe: 'M hypotheses (SeqSAM); several values give several rows' })
       .option('batch-size', { type: 'number', default: 4 })
@@ -37,7 +39,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .example('$0 eval --data lidc:lidc.pickle --checkpoint runs/lidc/best.safetensors --num-masks 4 10', 'the paper\'s table') as unknown as Argv<EvalArgs>,
   handler: async (args) => {
     const dataset = await openDataset(args.data);
-    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions });
+    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions, by: args.splitBy });
     const indices = args.split === 'all' ? undefined : split[args.split];
     const model = await loadModel(args);
     const interrupt = interruptSignal('the evaluation');

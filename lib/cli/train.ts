@@ -34,6 +34,7 @@ interface TrainArgs extends ModelArgs {
   boxFrom: 'random-label' | 'union';
   jitter: number;
   fractions: number[];
+  splitBy: 'group' | 'image';
   resume?: string;
   cacheDir?: string;
   progress: boolean;
@@ -64,6 +65,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('best-metric', { choices: ['ged', 'dice', 'diceMax', 'hmIou'] as const, default: 'ged' as const })
       .option('box-from', { choices: ['random-label', 'union'] as const, default: 'random-label' as const, describe: 'box prompt around one rater\'s mask or all' })
       .option('jitter', { type: 'number', default: 0, describe: 'random box enlargement in pixels' })
+      .option('split-by', { choices: ['group', 'image'] as const, default: 'group' as const, describe: 'keep each patient in one split, or split images (as the reference)' })
       .option('fractions', { type: 'array', number: true, default: [0.8, 0.1, 0.1], describe: 'train/val/test fractions (split by patient)' })
       .option('resume', { type: 'string', describe: 'continue from a checkpoint (no value: <out>/last.safetensors)' })
       .option('cache-dir', { type: 'string', describe: 'embedding cache on disk (shared with `seqsam embed`)' })
@@ -73,7 +75,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .example('$0 train --data lidc:lidc.pickle --preset vit_b --out runs/lidc --resume', 'continue after Ctrl-C') as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     const dataset = await openDataset(args.data);
-    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions });
+    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions, by: args.splitBy });
     const resume = args.resume === undefined ? undefined : args.resume === '' ? join(args.out, 'last.safetensors') : args.resume;
     if (resume && args.checkpoint) throw new SeqsamError('ERR_ARGUMENT', '--resume restores weights and optimizer from its checkpoint; drop --checkpoint');
     const training: TrainingOptions = {
