@@ -1,6 +1,8 @@
-// A one-line terminal progress bar for training (no dependency): redrawn in place with '\r', at most a
-// few times a second, on a TTY stream (stderr by default) or wherever it is asked to draw.
+// The training progress bar: cli-progress does the terminal work (redraw in place, throttling, log lines
+// above the bar, periodic lines when the stream is not a terminal); this file decides what the line says.
 import type { Writable } from 'node:stream';
+
+import cliProgress from 'cli-progress';
 
 export interface ProgressBarEvent {
   epoch: number; // 0-based
@@ -57,35 +59,27 @@ export function createProgressBar(options: ProgressBarOptions = {}): ProgressBar
   const stream = options.stream ?? process.stderr;
   const tty = Boolean(stream.isTTY);
   if (!tty && !options.force) return null;
-  const throttle = options.throttleMs ?? 100;
-  let last = 0;
-  let shown = '';
-  const clear = () => {
-    if (tty && shown) stream.write(`\r${' '.repeat(Math.min(shown.length, (stream.columns ?? 120) - 1))}\r`);
-  };
+  const throttle = Math.max(1, options.throttleMs ?? 100);
+  const bars = new cliProgress.MultiBar({
+    stream: stream as NodeJS.WriteStream,
+    format: (_options, _params, payload: { event?: ProgressBarEvent }) => (payload.event ? renderProgress(payload.event, options.width) : ''),
+    fps: 1000 / throttle,
+    noTTYOutput: !tty,
+    notTTYSchedule: throttle,
+    hideCursor: false,
+    linewrap: false,
+  });
+  const bar = bars.create(1, 0, {});
   return {
     update(event) {
-      const now = Date.now();
-      if (now - last < throttle && event.step < event.totalSteps) return;
-      last = now;
-      let line = renderProgress(event, options.width);
-      if (tty && stream.columns) line = line.slice(0, stream.columns - 1);
-      if (tty) {
-        clear();
-        stream.write(line);
-        shown = line;
-      } else {
-        stream.write(`${line}\n`);
-      }
+      bar.setTotal(Math.max(1, event.totalSteps));
+      bar.update(event.step, { event });
     },
     log(message) {
-      clear();
-      stream.write(`${message}\n`);
-      if (tty && shown) stream.write(shown);
+      bars.log(`${message}\n`);
     },
     stop() {
-      if (tty && shown) stream.write('\n');
-      shown = '';
+      bars.stop();
     },
   };
 }
