@@ -1,19 +1,20 @@
+import { SeqsamError } from '../errors.js';
+
 /** Error codes used by the dataset loaders. */
 export type DataErrorCode = 'ERR_DATA' | 'ERR_IO' | 'ERR_ARGUMENT';
 
 /**
- * Every failure of a loader in `lib/data` is a DataError:
+ * Every failure of a loader in `lib/data` is a DataError (a SeqsamError, so one `code` check covers all):
  * - `ERR_DATA`: the file exists but its content is wrong (bad shape, value range, format, …);
  * - `ERR_IO`: a file or folder is missing or cannot be read;
  * - `ERR_ARGUMENT`: an option passed by the caller is invalid.
  * Messages name the file and the entry or field at fault.
  */
-export class DataError extends Error {
-  readonly code: DataErrorCode;
+export class DataError extends SeqsamError {
+  declare readonly code: DataErrorCode;
   constructor(message: string, code: DataErrorCode = 'ERR_DATA', options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'DataError';
-    this.code = code;
   }
 }
 

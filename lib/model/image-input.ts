@@ -85,7 +85,8 @@ function toRgb(raw: RawPixels, options: ImageOptions): { data: Uint8Array | Floa
       if (isBytes) {
         out[p * 3 + c] = v;
       } else {
-        if (Number.isNaN(v)) throw new SeqsamError('ERR_ARGUMENT', `raw image: pixel ${p} is NaN`);
+        // An infinite intensity is a broken pixel, not a bright one: it would otherwise clip silently.
+        if (!Number.isFinite(v)) throw new SeqsamError('ERR_ARGUMENT', `raw image: pixel ${p} is ${v} (NaN or infinite)`);
         out[p * 3 + c] = Math.min(255, Math.max(0, (v - offset) * scale));
       }
     }
