@@ -11,14 +11,29 @@ namespace seqsam::io {
 
 namespace {
 
-void flatten(const PickleRef& value, const std::string& prefix, std::vector<std::pair<std::string, torch::Tensor>>& out) {
+void flatten(const PickleRef& value, const std::string& prefix, std::vector<std::pair<std::string, torch::Tensor>>& out,
+             const std::string& path, int depth = 0) {
+  // A dict that contains itself would otherwise recurse forever.
+  require(depth <= kMaxPickleDepth, code::kCheckpoint, path + ": the state dict refers to itself or nests too deeply");
   if (value->kind == PickleValue::Kind::Tensor) {
     out.emplace_back(prefix, value->tensor);
   } else if (value->kind == PickleValue::Kind::Dict) {
     for (const auto& [key, item] : value->entries) {
       if (key->kind != PickleValue::Kind::String) continue;
-      flatten(item, prefix.empty() ? key->text : prefix + "." + key->text, out);
+      flatten(item, prefix.empty() ? key->text : prefix + "." + key->text, out, path, depth + 1);
     }
+  }
+}
+
+std::string describe(const PickleRef& value) {
+  switch (value->kind) {
+    case PickleValue::Kind::Object: return "an object of class " + value->text;
+    case PickleValue::Kind::Global: return "a reference to " + value->text;
+    case PickleValue::Kind::Dict: return "a dict without tensors";
+    case PickleValue::Kind::List: return "a list";
+    case PickleValue::Kind::Tuple: return "a tuple";
+    case PickleValue::Kind::Tensor: return "a single tensor";
+    default: return "a plain value";
   }
 }
 
@@ -67,7 +82,9 @@ std::vector<std::pair<std::string, torch::Tensor>> readTorchCheckpoint(const std
       std::memcpy(t.data_ptr(), data.get(), bytes);
       return t;
     };
-    flatten(unwrapStateDict(unpickleTorch(pickle, loadStorage, path)), "", out);
+    PickleRef root = unwrapStateDict(unpickleTorch(pickle, loadStorage, path));
+    flatten(root, "", out, path);
+    require(!out.empty(), code::kCheckpoint, path + ": holds no tensors (its pickle is " + describe(root) + ", not a state dict)");
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {

@@ -1,5 +1,6 @@
 #include "io/torch_unpickler.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -91,6 +92,7 @@ class Machine {
         case 't': {                                   // TUPLE
           auto t = make(Kind::Tuple);
           t->items = popToMark();
+          for (const auto& item : t->items) nest(t, item);
           push(t);
           break;
         }
@@ -98,16 +100,19 @@ class Machine {
         case 'l': {                                   // LIST
           auto l = make(Kind::List);
           l->items = popToMark();
+          for (const auto& item : l->items) nest(l, item);
           push(l);
           break;
         }
         case 'a': {                                   // APPEND
           auto v = pop();
+          nest(top(), v);
           top()->items.push_back(v);
           break;
         }
         case 'e': {                                   // APPENDS
           auto values = popToMark();
+          for (const auto& v : values) nest(top(), v);
           auto& list = top()->items;
           list.insert(list.end(), values.begin(), values.end());
           break;
@@ -116,12 +121,16 @@ class Machine {
         case 's': {                                   // SETITEM
           auto value = pop();
           auto key = pop();
-          dictOf(top())->entries.emplace_back(key, value);
+          auto dict = dictOf(top());
+          nest(dict, key);
+          nest(dict, value);
+          dict->entries.emplace_back(key, value);
           break;
         }
         case 'u': {                                   // SETITEMS
           auto values = popToMark();
           auto dict = dictOf(top());
+          for (const auto& v : values) nest(dict, v);
           for (size_t i = 0; i + 1 < values.size(); i += 2) dict->entries.emplace_back(values[i], values[i + 1]);
           break;
         }
@@ -246,10 +255,16 @@ class Machine {
     auto t = make(Kind::Tuple);
     require(stack_.size() >= n, code::kCheckpoint, what_ + ": malformed pickle (short tuple)");
     t->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
+    for (const auto& item : t->items) nest(t, item);
     stack_.resize(stack_.size() - n);
     push(t);
   }
   void memo(size_t index) { memo_[index] = top(); }
+  void nest(const PickleRef& container, const PickleRef& child) {
+    container->depth = std::max(container->depth, child->depth + 1);
+    require(container->depth <= kMaxPickleDepth, code::kCheckpoint,
+            what_ + ": pickle nests deeper than " + std::to_string(kMaxPickleDepth) + " levels (or refers to itself); not a state dict");
+  }
   PickleRef recall(size_t index) {
     auto it = memo_.find(index);
     require(it != memo_.end(), code::kCheckpoint, what_ + ": malformed pickle (memo " + std::to_string(index) + " unset)");
@@ -293,14 +308,20 @@ class Machine {
       require(args->items.size() >= 4 && args->items[0]->kind == Kind::Storage, code::kCheckpoint,
               what_ + ": malformed tensor record");
       const auto& storage = args->items[0]->tensor;
+      require(args->items[1]->kind == Kind::Int && args->items[1]->integer >= 0, code::kCheckpoint,
+              what_ + ": tensor storage offset is not a non-negative integer");
       int64_t offset = args->items[1]->integer;
       auto size = ints(args->items[2], "size");
       auto stride = ints(args->items[3], "stride");
       require(size.size() == stride.size(), code::kCheckpoint, what_ + ": tensor size and stride disagree");
+      require(size.size() <= 64, code::kCheckpoint, what_ + ": tensor has " + std::to_string(size.size()) + " dimensions");
+      // Declared sizes are untrusted: every product and sum is checked for overflow before use.
       int64_t last = offset;
       for (size_t i = 0; i < size.size(); ++i) {
         require(size[i] >= 0 && stride[i] >= 0, code::kCheckpoint, what_ + ": negative tensor size or stride");
-        if (size[i] > 0) last += (size[i] - 1) * stride[i];
+        int64_t reach = 0;
+        bool overflow = size[i] > 0 && (__builtin_mul_overflow(size[i] - 1, stride[i], &reach) || __builtin_add_overflow(last, reach, &last));
+        require(!overflow, code::kCheckpoint, what_ + ": tensor size/stride overflow (declared sizes are not real)");
       }
       bool empty = std::find(size.begin(), size.end(), 0) != size.end();
       require(empty || last < storage.numel(), code::kCheckpoint,
@@ -318,6 +339,7 @@ class Machine {
     auto v = make(Kind::Object);
     v->text = name;
     v->items = args->items;
+    for (const auto& item : v->items) nest(v, item);
     return v;
   }
 };

@@ -26,7 +26,12 @@ struct PickleValue {
   std::vector<std::pair<PickleRef, PickleRef>> entries;  // Dict, in insertion order
   torch::Tensor tensor;                           // Tensor
   at::ScalarType storageType = at::kFloat;        // Storage
+  int depth = 0;                                  // containers below this one (bounded: no deep recursion later)
 };
+
+// Deeper nesting than a state dict ever has is refused, so that walking or freeing a value never
+// recurses far enough to overflow the stack.
+inline constexpr int kMaxPickleDepth = 200;
 
 // Loads the storage `key` holding `numel` elements of `type`.
 using StorageLoader = std::function<torch::Tensor(const std::string& key, at::ScalarType type, int64_t numel)>;
