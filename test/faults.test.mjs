@@ -51,12 +51,11 @@ test('a checkpoint killed mid-write leaves the previous one whole', { timeout: 1
   const dir = tempDir(t);
   const path = join(dir, 'ckpt.safetensors');
   const random = mulberry32(8);
-  let killedMidRun = 0;
   for (let round = 0; round < 8; round++) {
-    const r = await runChild(child('save-loop.mjs'), [path], 1200 + Math.floor(random() * 1500));
+    // Killed at a random moment once saving is under way: mid-write, mid-rename or between saves.
+    const delay = Math.floor(random() * 400);
+    const r = await runChild(child('save-loop.mjs'), [path], delay, (out) => out.includes('saved'));
     assert.equal(r.signal, 'SIGKILL', `the save loop runs until killed (${r.stderr})`);
-    if (!existsSync(path)) continue; // killed before the first save finished
-    killedMidRun += 1;
     const { tensors, metadata } = await checkpoint.readSafetensors(path);
     const values = await tensors.values.toTypedArray();
     tensors.values.dispose();
@@ -64,9 +63,9 @@ test('a checkpoint killed mid-write leaves the previous one whole', { timeout: 1
     assert.equal(values.length, 8 * 1024 * 1024);
     assert.ok(values.every((v) => v === expected), `round ${metadata.round}: one whole content`);
   }
-  assert.ok(killedMidRun >= 4, `the loop was killed after saving at least 4 times (${killedMidRun})`);
-  // Only temp files of killed writers are left beside it, never a second, half-written checkpoint.
-  for (const f of readdirSync(dir)) assert.ok(f === 'ckpt.safetensors' || f.startsWith('ckpt.safetensors.tmp-'), f);
+  // Beside it, at most the temp file of the last killed writer (each save removes those of dead ones).
+  const others = readdirSync(dir).filter((f) => f !== 'ckpt.safetensors');
+  assert.ok(others.length <= 1 && others.every((f) => f.startsWith('ckpt.safetensors.tmp-')), others.join(', '));
 });
 
 test('training killed at random points and resumed ends with the uninterrupted weights', { timeout: 300_000 }, async (t) => {

@@ -6,6 +6,7 @@ import { open, stat } from 'node:fs/promises';
 import { SeqsamError, nativeCall } from '../errors.js';
 import { addon, type SafetensorsEntry } from '../native.js';
 import { type DType, type NamedTensors, Tensor, wrapNamed } from '../tensor.js';
+import { removeStaleTemps } from './stale-temp.js';
 
 const bytesPerElement: Record<string, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
@@ -132,5 +133,6 @@ export async function writeSafetensors(path: string, tensors: NamedTensors | Map
     offset += bytes;
   }
   const handles = list.map(([, t]) => t.handle);
+  await removeStaleTemps(path);
   await nativeCall(() => addon().writeSafetensors(path, JSON.stringify(header), handles));
 }
