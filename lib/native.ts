@@ -50,6 +50,7 @@ export interface NativeAddon {
   tensorStats(): { live: number; bytes: number };
   setThreads(torch: number, blas: number): void;
   manualSeed(seed: number): void;
+  cudaMemory(index: number): { free: number; total: number } | null;
   readTorchCheckpoint(path: string): Promise<NamedNativeTensors>;
   readSafetensors(path: string, dataStart: number, entries: SafetensorsEntry[]): Promise<NamedNativeTensors>;
   writeSafetensors(path: string, header: string, tensors: NativeTensor[]): Promise<void>;

@@ -50,6 +50,13 @@ export function manualSeed(seed: number): void {
   nativeSync(() => addon().manualSeed(seed));
 }
 
+// Free and total bytes of a CUDA device ('cuda', 'cuda:1'), as the driver counts them; null without CUDA.
+export function cudaMemory(device = 'cuda'): { free: number; total: number } | null {
+  const match = /^cuda(?::(\d+))?$/.exec(device);
+  if (!match) throw new SeqsamError('ERR_DEVICE', `cudaMemory: '${device}' is not a CUDA device (use 'cuda' or 'cuda:N')`);
+  return nativeSync(() => addon().cudaMemory(Number(match[1] ?? 0)));
+}
+
 // Native tensors alive right now and the CPU bytes they hold: a leak check for long-running pipelines.
 export function tensorStats(): { live: number; bytes: number } {
   return addon().tensorStats();

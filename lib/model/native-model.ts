@@ -11,9 +11,14 @@ import { decodeImage, type ImageInput, type ImageOptions } from './image-input.j
 
 export type WeightScope = 'sam' | 'all';
 
+// Numeric precision of the encoder and decoder: float32, or bfloat16 autocast (matmuls and convolutions in
+// bf16, norms and reductions in float32, weights and outputs float32).
+export type Precision = 'fp32' | 'bf16';
+
 export interface NativeModelHandle {
   config(): string;
   device(): string;
+  precision(): Precision;
   parameterShapes(scope: WeightScope): Record<string, number[]>;
   load(tensors: Record<string, NativeTensor>, strict: boolean, scope: WeightScope): Promise<void>;
   stateDict(scope: WeightScope): Record<string, NativeTensor>;
@@ -46,6 +51,8 @@ export interface ModelOptions {
   // A .pth or .safetensors file: official SAM/MedSAM names, Hugging Face names, optional `sam.` prefix.
   checkpoint?: string;
   device?: string;
+  // 'fp32' (default) or 'bf16' autocast for the encoder and decoder, in inference and training.
+  precision?: Precision;
   // Seeds the random initialisation of whatever the checkpoint does not set.
   seed?: number;
   // Reject checkpoints with missing, unexpected or mis-shaped tensors (default true).
@@ -61,6 +68,7 @@ export function createNativeModel(options: ModelOptions): NativeModelHandle {
         preset: options.preset,
         config: options.preset ? undefined : JSON.stringify(options.config ?? {}),
         device: options.device ?? 'cpu',
+        precision: options.precision ?? 'fp32',
         seed: options.seed ?? 0,
       }),
   );
@@ -84,6 +92,10 @@ export class ModelBase implements Disposable {
 
   get device(): string {
     return nativeSync(() => this.handle.device());
+  }
+
+  get precision(): Precision {
+    return nativeSync(() => this.handle.precision());
   }
 
   // Loads weights from a checkpoint file; returns its metadata. Tensors outside `scope` that the file

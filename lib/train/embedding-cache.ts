@@ -6,6 +6,10 @@
 // storage precision and the encoder's fingerprint (its config plus the bytes of a few encoder weights),
 // so a different checkpoint, seed or preprocessing never reuses a stale embedding.
 //
+// Placement: hot entries live on the model's device when that is a CUDA device with room for the whole
+// budget (its free memory at first use, less a reserve for the model's own work), else in CPU memory, from
+// where each use copies them over.
+//
 // Precision: with 'float16' (the default) embeddings are stored as float16 and every copy in use is that
 // float16 value widened back to float32, whether it was just computed or read from disk. A run that
 // resumes from a fresh process (embeddings read back from disk) therefore sees bit-identical inputs.
@@ -17,6 +21,7 @@ import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.js'
 import { prepareImage, type IntensityMode } from '../data/prepare.js';
 import type { RawImage, Sample } from '../data/types.js';
 import { SeqsamError } from '../errors.js';
+import { cudaMemory } from '../runtime.js';
 import type { ImageEmbedding } from '../model/embedding.js';
 import type { ImageInput, ImageOptions } from '../model/image-input.js';
 import { cat } from '../ops.js';
@@ -39,6 +44,28 @@ export interface EmbeddingCacheOptions {
   intensity?: IntensityMode;
   // Storage precision (default 'float16', see above).
   precision?: 'float16' | 'float32';
+  // Where hot entries live: 'auto' (default; see above), 'model' (the model's device, whatever its free
+  // memory) or 'cpu'.
+  placement?: CachePlacement;
+}
+
+export type CachePlacement = 'auto' | 'model' | 'cpu';
+
+// Free device memory that 'auto' leaves to the model beyond the cache's budget: activations, optimizer state.
+export const deviceReserveBytes = 4 * 1024 ** 3;
+
+// 'cuda' and 'cuda:0' name one device.
+function sameDevice(a: string, b: string): boolean {
+  const canonical = (d: string) => (d === 'cuda' ? 'cuda:0' : d);
+  return canonical(a) === canonical(b);
+}
+
+// Where hot entries live for a model on `modelDevice`.
+export function cacheDevice(placement: CachePlacement, modelDevice: string, maxBytes: number): string {
+  if (placement === 'cpu' || modelDevice === 'cpu') return 'cpu';
+  if (placement === 'model' || !modelDevice.startsWith('cuda')) return modelDevice;
+  const memory = cudaMemory(modelDevice);
+  return memory && maxBytes + deviceReserveBytes <= memory.free ? modelDevice : 'cpu';
 }
 
 export interface EmbeddingCacheStats {
@@ -111,6 +138,9 @@ export class EmbeddingCache implements Disposable {
   readonly maxBytes: number;
   readonly intensity: IntensityMode;
   readonly precision: 'float16' | 'float32';
+  readonly placement: CachePlacement;
+  #devices = new Map<string, string>();  // model device -> where its entries live
+  #served: Tensor | null = null;  // get()'s copy on the model's device when entries live elsewhere
   #entries = new Map<string, Entry>();
   #pending = new Map<string, Promise<Entry>>();
   #bytes = 0;
@@ -129,6 +159,19 @@ export class EmbeddingCache implements Disposable {
     this.maxBytes = maxBytes;
     this.precision = precision;
     this.intensity = intensity;
+    const placement = options.placement ?? 'auto';
+    if (placement !== 'auto' && placement !== 'model' && placement !== 'cpu') throw new SeqsamError('ERR_ARGUMENT', `EmbeddingCache: placement must be 'auto', 'model' or 'cpu'`);
+    this.placement = placement;
+  }
+
+  // Where the entries for a model on `modelDevice` live (decided at first use, then kept).
+  deviceFor(modelDevice: string): string {
+    let device = this.#devices.get(modelDevice);
+    if (device === undefined) {
+      device = cacheDevice(this.placement, modelDevice, this.maxBytes);
+      this.#devices.set(modelDevice, device);
+    }
+    return device;
   }
 
   get stats(): EmbeddingCacheStats {
@@ -159,10 +202,17 @@ export class EmbeddingCache implements Disposable {
   // The (1, C, h, w) float32 embedding on the model's device. The cache owns it: do not dispose it, and
   // do not keep it past the next call into the cache (which may evict it); use batch() for several.
   async get(model: EncoderModel, input: Sample | RawImage): Promise<Tensor> {
+    this.#served?.dispose();
+    this.#served = null;
     const entry = await this.#acquire(model, input);
-    entry.pins--;
-    this.#evict(entry);
-    return entry.tensor;
+    try {
+      if (sameDevice(entry.tensor.device, model.device)) return entry.tensor;
+      this.#served = await entry.tensor.to({ device: model.device });
+      return this.#served;
+    } finally {
+      entry.pins--;
+      this.#evict(entry);
+    }
   }
 
   // The embeddings of several images stacked into (B, C, h, w) on the model's device: a new tensor the
@@ -172,7 +222,13 @@ export class EmbeddingCache implements Disposable {
     const held: Entry[] = [];
     try {
       for (const input of inputs) held.push(await this.#acquire(model, input));
-      return cat(held.map((e) => e.tensor), 0);
+      const stacked = cat(held.map((e) => e.tensor), 0);
+      if (sameDevice(stacked.device, model.device)) return stacked;
+      try {
+        return await stacked.to({ device: model.device });
+      } finally {
+        stacked.dispose();
+      }
     } finally {
       for (const e of held) e.pins--;
       this.#evict();
@@ -212,7 +268,7 @@ export class EmbeddingCache implements Disposable {
   }
 
   async #load(model: EncoderModel, key: string, fingerprint: string, image: RawImage, id?: string): Promise<Entry> {
-    const device = model.device;
+    const device = this.deviceFor(model.device);
     const path = this.path(key);
     let tensor: Tensor | null = null;
     if (path) tensor = await this.#readDisk(path, key, device);
@@ -221,6 +277,10 @@ export class EmbeddingCache implements Disposable {
     } else {
       tensor = await this.#compute(model, key, fingerprint, image, path, id);
       this.#stats.computed++;
+      if (!sameDevice(tensor.device, device)) {
+        const moved = await tensor.to({ device }).finally(() => tensor!.dispose());
+        tensor = moved;
+      }
     }
     const entry: Entry = { tensor, bytes: tensor.byteLength, pins: 0 };
     if (this.#disposed) {
@@ -308,6 +368,8 @@ export class EmbeddingCache implements Disposable {
 
   dispose(): void {
     this.#disposed = true;
+    this.#served?.dispose();
+    this.#served = null;
     for (const entry of this.#entries.values()) entry.tensor.dispose();
     this.#entries.clear();
     this.#bytes = 0;

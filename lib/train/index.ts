@@ -3,8 +3,8 @@ export { train, epochOrder, sampleRng, readTrainerState, removeCheckpoints, lowe
 export type { TrainOptions, TrainResult, TrainerState, ProgressEvent, EvaluationEvent, BestMetric } from './trainer.js';
 export { evaluate, modelGeometry, targetTensors } from './evaluate.js';
 export type { EvaluateOptions, EvaluationResult } from './evaluate.js';
-export { EmbeddingCache, encoderFingerprint, fingerprintTensors } from './embedding-cache.js';
-export type { EmbeddingCacheOptions, EmbeddingCacheStats, EncoderModel } from './embedding-cache.js';
+export { EmbeddingCache, encoderFingerprint, fingerprintTensors, cacheDevice, deviceReserveBytes } from './embedding-cache.js';
+export type { EmbeddingCacheOptions, EmbeddingCacheStats, EncoderModel, CachePlacement } from './embedding-cache.js';
 export { constant, linear, cosine, createSchedule, describeSchedule } from './schedules.js';
 export type { Schedule, ScheduleSpec } from './schedules.js';
 export { createProgressBar, renderProgress, formatDuration } from './progress-bar.js';

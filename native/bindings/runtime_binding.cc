@@ -8,6 +8,7 @@
 #include "core/errors.h"
 #include "core/js_errors.h"
 #include "core/threads.h"
+#include "cuda/device_memory.h"
 
 namespace seqsam::bindings {
 
@@ -65,12 +66,28 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
+// cudaMemory(index) -> { free, total } bytes of a CUDA device, or null (no CUDA in this build or machine).
+Napi::Value cudaMemory(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 1 && info[0].IsNumber(), code::kArgument, "cudaMemory(index): index must be a number");
+    const int index = info[0].As<Napi::Number>().Int32Value();
+    if (!torch::cuda::is_available() || index < 0 || index >= static_cast<int>(torch::cuda::device_count())) return info.Env().Null();
+    const auto memory = cuda::deviceMemory(index);
+    if (!memory) return info.Env().Null();
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("free", static_cast<double>(memory->freeBytes));
+    out.Set("total", static_cast<double>(memory->totalBytes));
+    return out;
+  });
+}
+
 }  // namespace
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo));
   exports.Set("setThreads", Napi::Function::New(env, setThreads));
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed));
+  exports.Set("cudaMemory", Napi::Function::New(env, cudaMemory));
 }
 
 }  // namespace seqsam::bindings

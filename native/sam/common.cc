@@ -4,14 +4,21 @@
 
 namespace seqsam::sam {
 
+torch::Tensor layerNorm(torch::nn::LayerNorm& norm, const torch::Tensor& x) {
+  const auto type = norm->weight.defined() ? norm->weight.scalar_type() : torch::kFloat;
+  return norm->forward(x.scalar_type() == type ? x : x.to(type));
+}
+
 LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({channels}));
   bias = register_parameter("bias", torch::zeros({channels}));
 }
 
 torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
-  // Same arithmetic as the reference (biased variance over C), so results match to float rounding.
-  auto centred = x - x.mean(1, /*keepdim=*/true);
+  // Same arithmetic as the reference (biased variance over C), so results match to float rounding; in
+  // float32 under bf16 autocast too, like nn::LayerNorm (see layerNorm above).
+  const torch::Tensor& in = x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
+  auto centred = in - in.mean(1, /*keepdim=*/true);
   auto var = centred.square().mean(1, /*keepdim=*/true);
   auto y = centred * torch::rsqrt(var + eps_);
   return torch::addcmul(bias.view({1, -1, 1, 1}), y, weight.view({1, -1, 1, 1}));

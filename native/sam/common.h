@@ -18,6 +18,10 @@ class LayerNorm2dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm2d);
 
+// nn::LayerNorm in its weights' type (float32) whatever the input's: CUDA autocast does that itself
+// (layer_norm is on its float32 list); CPU autocast in LibTorch 1.13 hands it bf16 inputs and fails.
+torch::Tensor layerNorm(torch::nn::LayerNorm& norm, const torch::Tensor& x);
+
 enum class Activation { kGelu, kRelu };
 
 // Transformer feed-forward: lin2(act(lin1(x))). The ViT uses GELU, the two-way transformer ReLU.

@@ -1,11 +1,11 @@
 #include "sam/image_encoder.h"
 
-#include <torch/version.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/precision.h"
+#include "sam/attention.h"
 
 namespace seqsam::sam {
 
@@ -116,25 +116,31 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
 torch::Tensor ViTAttentionImpl::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                        int64_t h, int64_t w) {
   const int64_t bh = q.size(0), n = h * w;
+  if (q.scalar_type() != torch::kFloat && !useFusedAttention(q.device())) {
+    // bf16 autocast: as in the fused kernels, q, k and v are bf16 but scores and softmax stay float32.
+    NoAutocastScope float32;
+    return attend(q.to(torch::kFloat), k.to(torch::kFloat), v.to(torch::kFloat), h, w).to(q.scalar_type());
+  }
   torch::Tensor relH, relW;  // (h, h, headDim), (w, w, headDim)
   if (useRelPos_) {
     relH = relativePositions(h, h, rel_pos_h);
     relW = relativePositions(w, w, rel_pos_w);
   }
 
-#if TORCH_VERSION_MAJOR >= 2
-  // On accelerators the fused kernel beats the chunked loop; its default scale is headDim^-0.5 as here.
-  if (!q.device().is_cpu()) {
-    c10::optional<torch::Tensor> bias;
+  if (useFusedAttention(q.device())) {
+    // The fused kernels (memory-efficient attention takes an additive bias) want (B, heads, N, c); the
+    // decomposed rel-pos bias goes in as the attention mask, in q's type (bf16 under autocast).
+    const int64_t b = bh / numHeads_;
+    auto heads = [&](const torch::Tensor& t) { return t.reshape({b, numHeads_, n, headDim_}); };
+    torch::Tensor bias;
     if (useRelPos_) {
-      auto rq = q.view({bh, h, w, headDim_});
-      auto rh = torch::einsum("bhwc,hkc->bhwk", {rq, relH});
-      auto rw = torch::einsum("bhwc,wkc->bhwk", {rq, relW});
-      bias = (rh.unsqueeze(-1) + rw.unsqueeze(-2)).reshape({bh, n, n});
+      auto rq = q.reshape({bh, h, w, headDim_});
+      auto rh = torch::einsum("bhwc,hkc->bhwk", {rq, relH.to(q.scalar_type())});
+      auto rw = torch::einsum("bhwc,wkc->bhwk", {rq, relW.to(q.scalar_type())});
+      bias = (rh.unsqueeze(-1) + rw.unsqueeze(-2)).reshape({b, numHeads_, n, n}).to(q.scalar_type());
     }
-    return at::scaled_dot_product_attention(q, k, v, bias);
+    return scaledDotProductAttention(heads(q), heads(k), heads(v), bias).reshape({bh, n, headDim_});
   }
-#endif
 
   // Chunk over (window, head) items, and over query rows of the grid when one item alone is too large.
   const int64_t itemBytes = n * n * static_cast<int64_t>(sizeof(float));
@@ -199,7 +205,7 @@ ViTBlockImpl::ViTBlockImpl(int64_t dim, int64_t numHeads, double mlpRatio, bool 
 }
 
 torch::Tensor ViTBlockImpl::forward(const torch::Tensor& x) {
-  auto y = norm1->forward(x);
+  auto y = layerNorm(norm1, x);
   if (windowSize_ > 0) {
     // Pad after the norm (padded tokens are zeros, as in the reference) and attend within windows.
     const std::pair<int64_t, int64_t> hw{x.size(1), x.size(2)};
@@ -209,7 +215,7 @@ torch::Tensor ViTBlockImpl::forward(const torch::Tensor& x) {
     y = attn->forward(y);
   }
   auto out = x + y;
-  return out + mlp->forward(norm2->forward(out));
+  return out + mlp->forward(layerNorm(norm2, out));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -221,7 +227,8 @@ PatchEmbedImpl::PatchEmbedImpl(int64_t patchSize, int64_t inChans, int64_t embed
 
 torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& x) {
   // Channels-last tokens, made contiguous once so every later op runs on dense (B, H, W, C) memory.
-  return proj->forward(x).permute({0, 2, 3, 1}).contiguous();
+  CpuConvolutionScope conv(x);
+  return proj->forward(conv.input()).permute({0, 2, 3, 1}).contiguous();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -257,7 +264,8 @@ torch::Tensor ImageEncoderViTImpl::forward(const torch::Tensor& input) {
               std::to_string(options_.imageSize) + " (pad it first), got " + c10::str(input.sizes()));
   x = x + pos_embed;
   for (auto& block : blockList_) x = block->forward(x);
-  return neck->forward(x.permute({0, 3, 1, 2})).contiguous();
+  CpuConvolutionScope conv(x.permute({0, 3, 1, 2}));
+  return neck->forward(conv.input()).contiguous();
 }
 
 }  // namespace seqsam::sam

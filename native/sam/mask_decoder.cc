@@ -1,6 +1,7 @@
 #include "sam/mask_decoder.h"
 
 #include "core/errors.h"
+#include "core/precision.h"
 
 namespace seqsam::sam {
 
@@ -71,15 +72,18 @@ MaskDecoderOutput MaskDecoderImpl::predictMasks(const torch::Tensor& imageEmbedd
   auto iouTokenOut = hs.select(1, 0);
   auto maskTokensOut = hs.slice(1, 1, 1 + numMaskTokens_);
 
-  auto upscaled = output_upscaling->forward(keys.transpose(1, 2).reshape({b, transformerDim_, h, w}));
+  // The output head (upscaling, hypernetworks, the mask product: a short dot product with much cancellation)
+  // runs in float32 even under bf16 autocast: a small share of the work, and most of bf16's error otherwise.
+  NoAutocastScope float32;
+  auto upscaled = output_upscaling->forward(keys.transpose(1, 2).reshape({b, transformerDim_, h, w}).to(torch::kFloat));
   std::vector<torch::Tensor> hyper;
   hyper.reserve(numMaskTokens_);
-  for (int64_t i = 0; i < numMaskTokens_; ++i) hyper.push_back(hypernetworks_[i]->forward(maskTokensOut.select(1, i)));
+  for (int64_t i = 0; i < numMaskTokens_; ++i) hyper.push_back(hypernetworks_[i]->forward(maskTokensOut.select(1, i).to(torch::kFloat)));
   auto hyperIn = torch::stack(hyper, 1);  // (b, M, C/8)
   const int64_t c8 = upscaled.size(1), uh = upscaled.size(2), uw = upscaled.size(3);
   auto masks = torch::matmul(hyperIn, upscaled.reshape({b, c8, uh * uw})).view({b, -1, uh, uw});
 
-  return {masks, iou_prediction_head->forward(iouTokenOut)};
+  return {masks, iou_prediction_head->forward(iouTokenOut.to(torch::kFloat))};
 }
 
 }  // namespace seqsam::sam

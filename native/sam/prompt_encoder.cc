@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/precision.h"
 
 namespace seqsam::sam {
 
@@ -13,8 +14,10 @@ PositionEmbeddingRandomImpl::PositionEmbeddingRandomImpl(int64_t numPosFeats, do
 }
 
 torch::Tensor PositionEmbeddingRandomImpl::encode(const torch::Tensor& unitCoords) {
-  // [0,1]^2 -> [-1,1]^2 -> random projection -> sin/cos features.
-  auto c = torch::matmul(unitCoords * 2 - 1, positional_encoding_gaussian_matrix);
+  // [0,1]^2 -> [-1,1]^2 -> random projection -> sin/cos features. In float32 under bf16 autocast too: the
+  // projection is a phase of several turns, which bf16's 8 bits would scramble.
+  NoAutocastScope float32;
+  auto c = torch::matmul(unitCoords.to(torch::kFloat) * 2 - 1, positional_encoding_gaussian_matrix);
   c = c * (2 * M_PI);
   return torch::cat({torch::sin(c), torch::cos(c)}, -1);
 }
@@ -30,7 +33,10 @@ torch::Tensor PositionEmbeddingRandomImpl::forward(int64_t h, int64_t w) {
 torch::Tensor PositionEmbeddingRandomImpl::forwardWithCoords(const torch::Tensor& coords, int64_t imageH,
                                                              int64_t imageW) {
   auto c = coords.to(torch::kFloat);
-  auto size = torch::tensor({static_cast<float>(imageW), static_cast<float>(imageH)}, c.options());
+  // Filled on the device: torch::tensor({...}) would copy a host buffer there (and wait) on every prompt.
+  auto size = torch::empty({2}, c.options());
+  size[0].fill_(static_cast<double>(imageW));
+  size[1].fill_(static_cast<double>(imageH));
   return encode(c / size);
 }
 
@@ -126,7 +132,8 @@ PromptEmbeddings PromptEncoderImpl::forward(const torch::Tensor& points, const t
     out.sparse = sparse.size() == 1 ? sparse[0] : torch::cat(sparse, 1);
   }
   if (masks.defined()) {
-    out.dense = mask_downscaling->forward(masks.to(weight.scalar_type()));
+    CpuConvolutionScope conv(masks.to(weight.scalar_type()));
+    out.dense = mask_downscaling->forward(conv.input());
   } else {
     out.dense = weight.reshape({1, -1, 1, 1}).expand({bs, -1, embeddingH_, embeddingW_});
   }

@@ -67,15 +67,25 @@ torch::Tensor SamModelImpl::preprocess(const torch::Tensor& image) const {
 }
 
 torch::Tensor SamModelImpl::encodeImage(const torch::Tensor& preprocessed) {
-  return image_encoder->forward(preprocessed);
+  torch::Tensor out;
+  {
+    AutocastScope autocast(preprocessed.device(), precision_);
+    out = image_encoder->forward(preprocessed);
+  }
+  return out.to(torch::kFloat);
 }
 
 MaskDecoderOutput SamModelImpl::predict(const torch::Tensor& imageEmbeddings, const torch::Tensor& points,
                                         const torch::Tensor& labels, const torch::Tensor& boxes,
                                         const torch::Tensor& masks, bool multimaskOutput) {
-  auto prompts = prompt_encoder->forward(points, labels, boxes, masks);
-  return mask_decoder->forward(imageEmbeddings, prompt_encoder->getDensePe(), prompts.sparse, prompts.dense,
-                               multimaskOutput);
+  MaskDecoderOutput out;
+  {
+    AutocastScope autocast(imageEmbeddings.device(), precision_);
+    auto prompts = prompt_encoder->forward(points, labels, boxes, masks);
+    out = mask_decoder->forward(imageEmbeddings, prompt_encoder->getDensePe(), prompts.sparse, prompts.dense,
+                                multimaskOutput);
+  }
+  return {out.lowResMasks.to(torch::kFloat), out.iouPred.to(torch::kFloat)};
 }
 
 torch::Tensor SamModelImpl::postprocess(const torch::Tensor& lowResMasks, std::array<int64_t, 2> inputSize,

@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "core/precision.h"
 #include "sam/config.h"
 #include "sam/image_encoder.h"
 #include "sam/mask_decoder.h"
@@ -17,6 +18,10 @@ class SamModelImpl : public torch::nn::Module {
   explicit SamModelImpl(const SamConfig& config);
 
   const SamConfig& config() const { return config_; }
+
+  // fp32, or bf16 autocast in encodeImage and predict (their outputs come back as float32).
+  Precision precision() const { return precision_; }
+  void setPrecision(Precision precision) { precision_ = precision; }
 
   // (B, 3, H, W) RGB, uint8 or float on the 0..255 scale, already resized so that max(H, W) <= imageSize:
   // normalised with pixelMean/pixelStd and zero-padded right/bottom to (B, 3, imageSize, imageSize), float32.
@@ -42,6 +47,7 @@ class SamModelImpl : public torch::nn::Module {
 
  private:
   SamConfig config_;
+  Precision precision_ = Precision::Fp32;
 };
 TORCH_MODULE(SamModel);
 

@@ -1,8 +1,9 @@
 #include "sam/transformer.h"
 
-#include <torch/version.h>
-
 #include <cmath>
+
+#include "core/precision.h"
+#include "sam/attention.h"
 
 namespace seqsam::sam {
 
@@ -24,14 +25,14 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& q, const torch::Tensor
   auto kh = separateHeads(k_proj->forward(k));
   auto vh = separateHeads(v_proj->forward(v));
   torch::Tensor out;
-#if TORCH_VERSION_MAJOR >= 2
-  // Fused kernel off the CPU; its default scale 1/sqrt(C/heads) is the reference's.
-  if (!qh.device().is_cpu()) out = at::scaled_dot_product_attention(qh, kh, vh);
-#endif
-  if (!out.defined()) {
+  if (useFusedAttention(qh.device())) {
+    out = scaledDotProductAttention(qh, kh, vh);  // its scale 1/sqrt(C/heads) is the reference's
+  } else {
+    // Scores and softmax in float32; under bf16 autocast only q, k and v are bf16, as in the fused kernels.
+    NoAutocastScope float32;
     const double scale = std::sqrt(static_cast<double>(qh.size(-1)));
-    auto attn = torch::softmax(torch::matmul(qh, kh.transpose(-2, -1)) / scale, -1);
-    out = torch::matmul(attn, vh);
+    auto attn = torch::softmax(torch::matmul(qh.to(torch::kFloat), kh.to(torch::kFloat).transpose(-2, -1)) / scale, -1);
+    out = torch::matmul(attn, vh.to(torch::kFloat)).to(qh.scalar_type());
   }
   // (B, heads, N, c) -> (B, N, heads*c)
   out = out.transpose(1, 2).reshape({out.size(0), out.size(2), internalDim_});
@@ -69,16 +70,16 @@ std::pair<torch::Tensor, torch::Tensor> TwoWayAttentionBlockImpl::forward(const 
     auto q = queries + queryPe;
     queries = queries + self_attn->forward(q, q, queries);
   }
-  queries = norm1->forward(queries);
+  queries = layerNorm(norm1, queries);
 
   auto q = queries + queryPe;
   auto k = keys + keyPe;
-  queries = norm2->forward(queries + cross_attn_token_to_image->forward(q, k, keys));
+  queries = layerNorm(norm2, queries + cross_attn_token_to_image->forward(q, k, keys));
 
-  queries = norm3->forward(queries + mlp->forward(queries));
+  queries = layerNorm(norm3, queries + mlp->forward(queries));
 
   q = queries + queryPe;
-  keys = norm4->forward(keys + cross_attn_image_to_token->forward(k, q, queries));
+  keys = layerNorm(norm4, keys + cross_attn_image_to_token->forward(k, q, queries));
   return {queries, keys};
 }
 
@@ -107,7 +108,7 @@ std::pair<torch::Tensor, torch::Tensor> TwoWayTransformerImpl::forward(const tor
 
   auto q = queries + pointEmbedding;
   auto k = keys + keyPe;
-  queries = norm_final_attn->forward(queries + final_attn_token_to_image->forward(q, k, keys));
+  queries = layerNorm(norm_final_attn, queries + final_attn_token_to_image->forward(q, k, keys));
   return {queries, keys};
 }
 

@@ -48,21 +48,23 @@ SetLoss matchedSetLoss(const torch::Tensor& logits, const torch::Tensor& labels,
   return {loss, cost, assignment};
 }
 
-torch::Tensor drawTargetLabels(const torch::Tensor& labels, std::mt19937_64& rng) {
-  torch::Tensor present = nonBlankMask(labels).cpu();
-  const int64_t batch = labels.size(0), k = labels.size(1);
-  std::vector<int64_t> targets;
+torch::Tensor drawTargetChoices(int64_t batch, int64_t numLabels, std::mt19937_64& rng) {
+  std::vector<int64_t> table(static_cast<size_t>(batch * numLabels));
   for (int64_t b = 0; b < batch; ++b) {
-    std::vector<int64_t> candidates;
-    for (int64_t i = 0; i < k; ++i) {
-      if (present[b][i].item<float>() > 0) candidates.push_back(i);
-    }
-    if (candidates.empty()) {
-      for (int64_t i = 0; i < k; ++i) candidates.push_back(i);
-    }
-    targets.push_back(candidates[rng() % candidates.size()]);
+    const uint64_t u = rng();
+    for (int64_t n = 1; n <= numLabels; ++n) table[b * numLabels + n - 1] = static_cast<int64_t>(u % static_cast<uint64_t>(n));
   }
-  return torch::tensor(targets, torch::kLong);
+  return torch::tensor(table, torch::kLong).view({batch, numLabels});
+}
+
+torch::Tensor pickTargetLabels(const torch::Tensor& labels, const torch::Tensor& choices) {
+  torch::Tensor present = nonBlankMask(labels) > 0;                               // (B, K)
+  torch::Tensor none = present.logical_not().all(1, /*keepdim=*/true);
+  torch::Tensor candidates = present.logical_or(none).to(torch::kLong);            // all labels when none is present
+  torch::Tensor count = candidates.sum(1, /*keepdim=*/true);                       // n >= 1
+  torch::Tensor wanted = choices.to(labels.device()).gather(1, count - 1);         // u mod n
+  torch::Tensor rank = candidates.cumsum(1) - 1;                                   // rank among candidates
+  return (candidates.gt(0).logical_and(rank == wanted)).to(torch::kLong).argmax(1);  // the one candidate of that rank
 }
 
 WinnerLoss winnerTakesAllLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& targets,

@@ -28,8 +28,12 @@ SetLoss matchedSetLoss(const torch::Tensor& logits, const torch::Tensor& labels,
 // (B, K) 1 where a label has any foreground: blank annotations drop out of the training loss.
 torch::Tensor nonBlankMask(const torch::Tensor& labels);
 
-// One random non-blank label index per image (any label when all are blank).
-torch::Tensor drawTargetLabels(const torch::Tensor& labels, std::mt19937_64& rng);
+// One random non-blank label index per image (any label when all are blank), in two halves so that no value
+// goes from the device to the host: drawTargetChoices takes one draw u per image on the host, before the
+// forward pass, as a (B, K) table u mod n for n = 1..K; pickTargetLabels then counts each image's candidate
+// labels n on the labels' device and picks the (u mod n)-th of them.
+torch::Tensor drawTargetChoices(int64_t batch, int64_t numLabels, std::mt19937_64& rng);
+torch::Tensor pickTargetLabels(const torch::Tensor& labels, const torch::Tensor& choices);
 
 struct WinnerLoss {
   torch::Tensor loss;    // scalar

@@ -1,5 +1,7 @@
 #include "seqsam/recurrent_cell.h"
 
+#include "core/precision.h"
+
 namespace seqsam::seq {
 
 namespace F = torch::nn::functional;
@@ -34,10 +36,13 @@ torch::Tensor RecurrentCellImpl::constantResponse(const torch::Tensor& taps, int
 
 CellOutput RecurrentCellImpl::forward(const torch::Tensor& dense, const torch::Tensor& hidden, bool withHidden) {
   auto [weight, bias] = weights(withHidden);
-  return split(F::conv2d(torch::cat({dense, hidden}, 1), weight, F::Conv2dFuncOptions().bias(bias).padding(1)), withHidden);
+  CpuConvolutionScope conv(torch::cat({dense, hidden}, 1));
+  return split(F::conv2d(conv.input(), weight, F::Conv2dFuncOptions().bias(bias).padding(1)), withHidden);
 }
 
 CellOutput RecurrentCellImpl::forwardConstant(const torch::Tensor& vector, int64_t batch, int64_t height, int64_t width, bool withHidden) {
+  // Weight folding and a constant response: float32 even under bf16 autocast (tiny, and sums over D).
+  NoAutocastScope float32;
   auto [weight, bias] = weights(withHidden);
   // Only the dense half of the input channels sees a non-zero input (H0 = 0).
   torch::Tensor taps = torch::einsum("oikl,i->okl", {weight.narrow(1, 0, dim_), vector.reshape({dim_})});  // (O, 3, 3)
@@ -49,11 +54,17 @@ CellOutput RecurrentCellImpl::forwardFactored(const torch::Tensor& features, con
                                               const torch::Tensor& hidden, bool withHidden) {
   auto [weight, bias] = weights(withHidden);
   torch::Tensor denseWeight = weight.narrow(1, 0, dim_);  // (O, D, 3, 3)
-  torch::Tensor featureWeight = torch::einsum("oikl,ij->ojkl", {denseWeight, projWeight.flatten(1)});  // (O, F, 3, 3)
-  torch::Tensor combined = torch::cat({featureWeight, weight.narrow(1, dim_, dim_)}, 1);
-  torch::Tensor out = F::conv2d(torch::cat({features, hidden}, 1), combined, F::Conv2dFuncOptions().bias(bias).padding(1));
-  torch::Tensor biasTaps = torch::einsum("oikl,i->okl", {denseWeight, projBias});
-  return split(out + constantResponse(biasTaps, features.size(2), features.size(3)), withHidden);
+  torch::Tensor combined, biasResponse;
+  {
+    // The folded weights: float32 even under bf16 autocast (tiny, and sums over D that bf16 would round).
+    NoAutocastScope float32;
+    torch::Tensor featureWeight = torch::einsum("oikl,ij->ojkl", {denseWeight, projWeight.flatten(1)});  // (O, F, 3, 3)
+    combined = torch::cat({featureWeight, weight.narrow(1, dim_, dim_)}, 1);
+    biasResponse = constantResponse(torch::einsum("oikl,i->okl", {denseWeight, projBias}), features.size(2), features.size(3));
+  }
+  CpuConvolutionScope conv(torch::cat({features, hidden}, 1));
+  torch::Tensor out = F::conv2d(conv.input(), combined, F::Conv2dFuncOptions().bias(bias).padding(1));
+  return split(out + biasResponse, withHidden);
 }
 
 }  // namespace seqsam::seq

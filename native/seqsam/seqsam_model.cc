@@ -1,6 +1,7 @@
 #include "seqsam/seqsam_model.h"
 
 #include "core/errors.h"
+#include "core/precision.h"
 
 namespace seqsam::seq {
 
@@ -15,11 +16,20 @@ SeqSamModelImpl::SeqSamModelImpl(const sam::SamConfig& config) {
 
 Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback) {
   require(numMasks >= 1, code::kArgument, "numMasks must be at least 1");
+  std::vector<torch::Tensor> logits, iou;
+  {
+    AutocastScope autocast(imageEmbeddings.device(), sam->precision());
+    steps(imageEmbeddings, prompts, numMasks, feedback, logits, iou);
+  }
+  return {torch::cat(logits, 1).to(torch::kFloat), torch::cat(iou, 1).to(torch::kFloat)};
+}
+
+void SeqSamModelImpl::steps(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback,
+                            std::vector<torch::Tensor>& logits, std::vector<torch::Tensor>& iou) {
   auto& promptEncoder = sam->prompt_encoder;
   auto& decoder = sam->mask_decoder;
   torch::Tensor imagePe = promptEncoder->getDensePe();
 
-  std::vector<torch::Tensor> logits, iou;
   logits.reserve(numMasks);
   iou.reserve(numMasks);
   torch::Tensor previous;  // step m-1's logits: the mask prompt of step m
@@ -35,7 +45,8 @@ Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Pro
       cellOut = cell->forwardConstant(promptEncoder->no_mask_embed->weight, batch, height, width, !last);
     } else {
       // The previous logits through the mask prompt's layers up to its final 1×1 projection.
-      torch::Tensor features = previous;
+      CpuConvolutionScope conv(previous);
+      torch::Tensor features = conv.input();
       auto layer = promptEncoder->mask_downscaling->begin();
       const size_t projection = promptEncoder->mask_downscaling->size() - 1;
       for (size_t i = 0; i < projection; ++i, ++layer) features = layer->forward(features);
@@ -48,7 +59,6 @@ Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Pro
     iou.push_back(out.iouPred);
     previous = feedback == Feedback::StopGradient ? out.lowResMasks.detach() : out.lowResMasks;
   }
-  return {torch::cat(logits, 1), torch::cat(iou, 1)};
 }
 
 sam::MaskDecoderOutput SeqSamModelImpl::decodeOnce(const torch::Tensor& imageEmbeddings, const Prompts& prompts, bool multimask) {

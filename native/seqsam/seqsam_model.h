@@ -36,9 +36,14 @@ class SeqSamModelImpl : public torch::nn::Module {
   // Plain SAM on the same weights (the baselines): one decoder pass, 1 or numMultimaskOutputs masks.
   sam::MaskDecoderOutput decodeOnce(const torch::Tensor& imageEmbeddings, const Prompts& prompts, bool multimask);
 
-  // The SAM body; its three parts are registered here under the official names.
+  // The SAM body (its precision applies to the rollout too); its three parts are registered here under the official names.
   sam::SamModel sam{nullptr};
   RecurrentCell cell{nullptr};
+
+ private:
+  // The rollout's M decoder steps, under the caller's autocast scope.
+  void steps(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback,
+             std::vector<torch::Tensor>& logits, std::vector<torch::Tensor>& iou);
 };
 TORCH_MODULE(SeqSamModel);
 

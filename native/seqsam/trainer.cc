@@ -52,6 +52,21 @@ void checkBatch(const Batch& batch, const torch::Tensor& embeddings) {
   }
 }
 
+// torch::nn::utils::clip_grad_norm_, without its .item(): the scale min(1, max / (norm + 1e-6)) stays a
+// device tensor (a factor of exactly 1 leaves the gradients as they are, as the reference's `if` does).
+void clipGradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& params, double maxNorm) {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> grads, norms;
+  for (const auto& [name, p] : params) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  if (grads.empty()) return;
+  for (const auto& g : grads) norms.push_back(g.norm(2));
+  torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+  torch::Tensor scale = (maxNorm / (total + 1e-6)).clamp_max(1.0);
+  for (auto& g : grads) g.mul_(scale);
+}
+
 }  // namespace
 
 StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool update) {
@@ -62,21 +77,29 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   const int64_t b = embeddings.size(0), k = batch.labels.size(1);
   // Seeded by (seed, step): a resumed run draws exactly what an uninterrupted one would.
   std::mt19937_64 rng(config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(optimizer_->steps()));
-  torch::Tensor labels = batch.labels.to(embeddings.device(), torch::kFloat);
+  const torch::Device device = embeddings.device();
+  torch::Tensor labels = batch.labels.to(device, torch::kFloat);
+  // Everything drawn on the host goes to the device now, before the forward pass: from here to the optimizer
+  // step nothing is copied between host and device (a copy would wait for the queued GPU work).
+  const int64_t m = std::max(config_.numMasks, k);  // as the reference: enough steps for the labels
+  torch::Tensor picks, targetChoices;
+  if (config_.objective == Objective::SeqSam) {
+    picks = (batch.picks.defined() ? batch.picks.to(torch::kLong) : drawPicks(b, m, k, config_.pooling, rng)).to(device);
+  } else {
+    targetChoices = drawTargetChoices(b, k, rng).to(device);
+  }
 
   StepResult result;
   torch::Tensor loss;
   if (config_.objective == Objective::SeqSam) {
-    const int64_t m = std::max(config_.numMasks, k);  // as the reference: enough steps for the labels
     Rollout rollout = model_->rollout(embeddings, batch.prompts, m, config_.feedback);
-    torch::Tensor picks = batch.picks.defined() ? batch.picks.to(torch::kLong) : drawPicks(b, m, k, config_.pooling, rng);
     torch::Tensor mask = batch.labelMask.defined() ? batch.labelMask.to(labels.device(), torch::kFloat) : nonBlankMask(labels);
     SetLoss set = matchedSetLoss(rollout.logits, labels, mask, picks, config_.matching, config_.reduction.value_or(Reduction::Sum));
     loss = set.loss;
     result = {loss.detach(), picks, set.assignment, set.cost.detach(), rollout.logits.detach()};
   } else {
     auto out = model_->decodeOnce(embeddings, batch.prompts, config_.objective == Objective::SamMcl);
-    torch::Tensor targets = drawTargetLabels(labels, rng);
+    torch::Tensor targets = pickTargetLabels(labels, targetChoices);
     WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, config_.reduction.value_or(Reduction::Mean));
     loss = wta.loss;
     result = {loss.detach(), torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
@@ -84,11 +107,7 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   optimizer_->zeroGrad();
   loss.backward();
   if (update) {
-    if (config_.gradClip > 0) {
-      std::vector<torch::Tensor> params;
-      for (auto& [name, p] : optimizer_->params()) params.push_back(p);
-      torch::nn::utils::clip_grad_norm_(params, config_.gradClip);
-    }
+    if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip);
     optimizer_->step();
   }
   return result;

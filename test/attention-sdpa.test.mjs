@@ -1,0 +1,62 @@
+// Attention in the form at::scaled_dot_product_attention takes ((B, heads, N, c) tensors, the encoder's
+// decomposed rel-pos bias as the attention mask) against the official reference outputs. SEQSAM_ATTENTION
+// picks the path per call: 'sdpa' forces that form (LibTorch 2.x: the fused kernels; 1.13: the same formula
+// written out), 'explicit' the cache-tuned formulas. On CUDA the default is the fused path on 2.x.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import test from 'node:test';
+
+import { Sam, checkpoint, info } from '../dist/lib/index.js';
+import { fixture, relativeL2 } from './helpers.mjs';
+
+const reference = JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
+const { tensors: expected } = await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'));
+const values = async (t) => Array.from(await t.toTypedArray());
+
+async function rawImage() {
+  const data = await expected.image_hwc_u8.toTypedArray();
+  const [height, width] = expected.image_hwc_u8.shape;
+  return { data, width, height, channels: 3 };
+}
+
+// Embeddings and every reference case's low-res logits, on `device` with attention path `path`.
+async function check(device, path, tolerance) {
+  const previous = process.env.SEQSAM_ATTENTION;
+  if (path) process.env.SEQSAM_ATTENTION = path;
+  else delete process.env.SEQSAM_ATTENTION;
+  try {
+    const sam = await Sam.load({ config: reference.config, checkpoint: fixture('sam-tiny', 'sam.safetensors'), device });
+    const embedding = await sam.embed(await rawImage());
+    const errors = [relativeL2(await values(embedding.tensor), await values(expected.image_embeddings))];
+    for (const c of reference.cases) {
+      const prompt = { multimask: c.multimask_output };
+      if (c.point_coords) Object.assign(prompt, { points: c.point_coords, pointLabels: c.point_labels });
+      if (c.box) prompt.box = c.box;
+      if (c.mask_input) prompt.maskInput = expected[c.mask_input];
+      const out = await sam.predict(embedding, prompt);
+      errors.push(relativeL2(await values(out.lowResLogits), await values(expected[`${c.name}.low_res_logits`])));
+      out.dispose();
+    }
+    embedding.dispose();
+    sam.dispose();
+    const worst = Math.max(...errors);
+    assert.ok(worst < tolerance, `${device}, attention ${path ?? 'default'}: relative L2 ${worst.toExponential(2)} ≥ ${tolerance}`);
+    return worst;
+  } finally {
+    if (previous === undefined) delete process.env.SEQSAM_ATTENTION;
+    else process.env.SEQSAM_ATTENTION = previous;
+  }
+}
+
+test('SDPA-form attention (rel-pos bias as the mask) matches the reference on the CPU', async (t) => {
+  const sdpa = await check('cpu', 'sdpa', 1e-4);
+  const explicit = await check('cpu', 'explicit', 1e-4);
+  t.diagnostic(`worst relative L2: sdpa form ${sdpa.toExponential(2)}, explicit ${explicit.toExponential(2)}`);
+});
+
+test('CUDA attention (fused SDPA on LibTorch 2.x) matches the reference', { skip: info().cuda ? false : 'CUDA is not available' }, async (t) => {
+  // cuDNN convolutions may use TF32: a looser bound than on the CPU.
+  const fused = await check('cuda', undefined, 5e-3);
+  const explicit = await check('cuda', 'explicit', 5e-3);
+  t.diagnostic(`worst relative L2: default ${fused.toExponential(2)}, explicit ${explicit.toExponential(2)}`);
+});
