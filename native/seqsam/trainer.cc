@@ -1,6 +1,7 @@
 #include "seqsam/trainer.h"
 
 #include "core/errors.h"
+#include "cuda/sync_check.h"
 
 namespace seqsam::seq {
 
@@ -88,6 +89,7 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   } else {
     targetChoices = drawTargetChoices(b, k, rng).to(device);
   }
+  cuda::NoSyncScope noSync(device.is_cuda());  // SEQSAM_CUDA_SYNC_CHECK=error: a host wait from here on throws
 
   StepResult result;
   torch::Tensor loss;

@@ -1,0 +1,31 @@
+#include "cuda/sync_check.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(SEQSAM_WITH_CUDA) && SEQSAM_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace seqsam::cuda {
+
+NoSyncScope::NoSyncScope(bool onCudaDevice) {
+#if defined(SEQSAM_WITH_CUDA) && SEQSAM_WITH_CUDA
+  const char* mode = std::getenv("SEQSAM_CUDA_SYNC_CHECK");
+  if (!onCudaDevice || mode == nullptr || std::strcmp(mode, "error") != 0) return;
+  auto& state = c10::cuda::warning_state();
+  previous_ = static_cast<int>(state.get_sync_debug_mode());
+  state.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
+  active_ = true;
+#else
+  (void)onCudaDevice;
+#endif
+}
+
+NoSyncScope::~NoSyncScope() {
+#if defined(SEQSAM_WITH_CUDA) && SEQSAM_WITH_CUDA
+  if (active_) c10::cuda::warning_state().set_sync_debug_mode(static_cast<c10::cuda::SyncDebugMode>(previous_));
+#endif
+}
+
+}  // namespace seqsam::cuda
