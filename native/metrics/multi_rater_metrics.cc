@@ -55,8 +55,16 @@ std::pair<torch::Tensor, torch::Tensor> pythonMinMaxOffDiagonal(const torch::Ten
   return {torch::where(firstIsNaN, nan, lo), torch::where(firstIsNaN, nan, hi)};
 }
 
-// Hungarian-matched IoU per image from the (n, M, K) IoU matrices (on the CPU).
+// Hungarian-matched IoU per image from the (n, M, K) IoU matrices: on a CUDA device through the batched
+// GPU assignment (no host round trip), elsewhere problem by problem on the CPU. Row r of the lcm(M, K)-sized
+// problem is prediction r / (lcm / M), column c is label c / (lcm / K).
 torch::Tensor hungarianMatchedIou(const torch::Tensor& iou) {
+  if (iou.is_cuda()) {
+    const int64_t m = iou.size(1), k = iou.size(2), l = std::lcm(m, k);
+    torch::Tensor expanded = iou.to(torch::kDouble).repeat_interleave(l / m, 1).repeat_interleave(l / k, 2);  // (n, l, l)
+    torch::Tensor columns = seq::batchedAssignment(1.0 - expanded);                                           // (n, l)
+    return expanded.gather(2, columns.unsqueeze(-1)).squeeze(-1).sum(-1) / static_cast<double>(l);
+  }
   torch::Tensor cpu = iou.to(torch::kCPU, torch::kDouble).contiguous();
   const int64_t n = cpu.size(0);
   const int64_t m = cpu.size(1);
