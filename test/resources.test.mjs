@@ -51,8 +51,9 @@ test('1,000 predict calls: resident memory stays flat, live tensors return to ba
   assert.deepEqual(tensorStats(), baseline);
   const growth = (rssAfter - rssBefore) / 2 ** 20;
   t.diagnostic(`RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB → ${(rssAfter / 2 ** 20).toFixed(1)} MiB after 1,000 predicts (${growth.toFixed(1)} MiB)`);
-  // A leak of one mask set per call would add ~20 MiB here.
-  assert.ok(growth < 12, `RSS grew by ${growth.toFixed(1)} MiB`);
+  // A leak of one mask set per call would add ~20 MiB here. AddressSanitizer holds freed memory in
+  // quarantine, so under it (scripts/sanitize.sh) only the tensor count is checked.
+  if (!/libasan/.test(process.env.LD_PRELOAD ?? '')) assert.ok(growth < 12, `RSS grew by ${growth.toFixed(1)} MiB`);
 });
 
 test('tensors are freed by dispose and, when forgotten, by GC', { skip: !gc && 'needs node --expose-gc' }, async () => {
