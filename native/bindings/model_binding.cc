@@ -377,6 +377,15 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           auto rollout = model->rollout(image, prompts, numMasks, seq::Feedback::Backprop);
           lowRes = rollout.logits;
           iou = rollout.iou;
+          // Run far past the steps it was trained for, the recurrence can grow without bound: say where,
+          // rather than hand back NaN masks.
+          torch::Tensor finite = torch::isfinite(lowRes).flatten(2).all(2).all(0);  // (M,)
+          if (!finite.all().item<bool>()) {
+            int64_t step = torch::logical_not(finite).nonzero()[0][0].item<int64_t>();
+            require(step > 0, code::kArgument, "predict: the first mask is already non-finite (NaN or infinite values in the embedding?)");
+            fail(code::kArgument, "numMasks = " + std::to_string(numMasks) + ": the recurrence diverges at step " + std::to_string(step + 1) +
+                                      " (non-finite logits from there on); ask for at most " + std::to_string(step) + " masks");
+          }
         } else {
           auto out = model->sam->predict(image, prompts.points, prompts.labels, prompts.boxes, maskInput, multimask);
           lowRes = out.lowResMasks;
