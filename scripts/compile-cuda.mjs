@@ -6,7 +6,7 @@
 //   node scripts/compile-cuda.mjs [--emulate[=PROBLEMS,FIBER_PROBLEMS]] [--require-nvcc]
 // Architectures: TORCH_CUDA_ARCH_LIST ("9.0", "8.0;9.0a", "9.0+PTX"), else 9.0 (H100).
 // Without nvcc the compile step is reported as skipped (exit 0) unless --require-nvcc.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -16,10 +16,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const emulateArg = args.find((a) => a === '--emulate' || a.startsWith('--emulate='));
 const requireNvcc = args.includes('--require-nvcc');
-
-function say(message) {
-  process.stdout.write(`compile-cuda: ${message}\n`);
-}
 
 function findNvcc() {
   const candidates = [process.env.CUDACXX];
@@ -51,59 +47,79 @@ function gencodeFlags(list) {
   return flags;
 }
 
+// Runs a command without blocking, so that the nvcc compiles and the host emulation build run side by side.
 function run(command, commandArgs) {
   const started = Date.now();
-  const result = spawnSync(command, commandArgs, { cwd: root, encoding: 'utf8' });
-  return { ...result, seconds: (Date.now() - started) / 1000 };
+  return new Promise((done) => {
+    const child = spawn(command, commandArgs, { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (error) => done({ status: -1, stdout, stderr: `${stderr}${error.message}\n`, seconds: (Date.now() - started) / 1000 }));
+    child.on('close', (status) => done({ status, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+  });
+}
+
+// Each part collects its lines and its verdict; the parts print in order once all are done.
+async function compileStandalone(lines) {
+  const say = (m) => lines.push(`compile-cuda: ${m}\n`);
+  const nvcc = findNvcc();
+  const sources = cudaSources();
+  if (!nvcc) {
+    say(`nvcc not found: ${sources.length} .cu file(s) not compiled (skipped)`);
+    return !requireNvcc;
+  }
+  const version = /release (\S+),/.exec(execFileSync(nvcc, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
+  const archList = process.env.TORCH_CUDA_ARCH_LIST || '9.0';
+  const arch = gencodeFlags(archList);
+  say(`nvcc ${version} (${nvcc}), TORCH_CUDA_ARCH_LIST=${archList}`);
+  let ok = true;
+  for (const source of sources) {
+    const object = join(work, `${basename(source)}.o`);
+    const flags = ['-std=c++17', '-O3', '-Werror', 'all-warnings', `-I${join(root, 'native')}`, ...arch, '-c', source, '-o', object];
+    const result = await run(nvcc, flags);
+    const rel = relative(root, source);
+    if (result.status === 0) {
+      say(`ok   ${rel} (${result.seconds.toFixed(1)} s): nvcc ${flags.map((f) => (f.startsWith(root) ? relative(root, f) : f)).join(' ')}`);
+      if (result.stderr.trim()) lines.push(result.stderr);
+    } else {
+      ok = false;
+      say(`FAIL ${rel}\n${result.stdout}${result.stderr}`);
+    }
+  }
+  return ok;
+}
+
+// The kernel's solver as host code (torch-free), linked with the CPU solver it must equal.
+async function emulate(lines, arg) {
+  const say = (m) => lines.push(`compile-cuda: ${m}\n`);
+  const [problems = '100000', fibers = '300'] = arg.includes('=') ? arg.split('=')[1].split(',') : [];
+  const cxx = process.env.CXX || 'g++';
+  const binary = join(work, 'hungarian_emulation');
+  const flags = ['-std=c++17', '-O2', '-Wall', '-Werror', `-I${join(root, 'native')}`, join(root, 'test', 'cuda', 'hungarian_emulation.cc'),
+    join(root, 'native', 'seqsam', 'assignment_solver.cc'), '-o', binary];
+  const compiled = await run(cxx, flags);
+  if (compiled.status !== 0) {
+    say(`FAIL ${cxx} ${flags.join(' ')}\n${compiled.stdout}${compiled.stderr}`);
+    return false;
+  }
+  say(`emulation: built with ${cxx} (${compiled.seconds.toFixed(1)} s); ${problems} lockstep + ${fibers} fiber problems`);
+  const result = await run(binary, [problems, fibers]);
+  lines.push(result.stdout + result.stderr);
+  say(`emulation ${result.status === 0 ? 'ok' : 'FAILED'} (${result.seconds.toFixed(1)} s)`);
+  return result.status === 0;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'seqsam-cuda-'));
 let failed = false;
 try {
-  const nvcc = findNvcc();
-  const sources = cudaSources();
-  if (!nvcc) {
-    say(`nvcc not found: ${sources.length} .cu file(s) not compiled (skipped)`);
-    if (requireNvcc) failed = true;
-  } else {
-    const version = /release (\S+),/.exec(execFileSync(nvcc, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
-    const archList = process.env.TORCH_CUDA_ARCH_LIST || '9.0';
-    const arch = gencodeFlags(archList);
-    say(`nvcc ${version} (${nvcc}), TORCH_CUDA_ARCH_LIST=${archList}`);
-    for (const source of sources) {
-      const object = join(work, `${basename(source)}.o`);
-      const flags = ['-std=c++17', '-O3', '-Werror', 'all-warnings', `-I${join(root, 'native')}`, ...arch, '-c', source, '-o', object];
-      const result = run(nvcc, flags);
-      const rel = relative(root, source);
-      if (result.status === 0) {
-        say(`ok   ${rel} (${result.seconds.toFixed(1)} s): nvcc ${flags.map((f) => (f.startsWith(root) ? relative(root, f) : f)).join(' ')}`);
-      } else {
-        failed = true;
-        say(`FAIL ${rel}\n${result.stdout}${result.stderr}`);
-      }
-      if (result.stderr.trim() && result.status === 0) process.stdout.write(result.stderr);
-    }
-  }
-
-  if (emulateArg) {
-    // The kernel's solver as host code (torch-free), linked with the CPU solver it must equal.
-    const [problems = '100000', fibers = '300'] = emulateArg.includes('=') ? emulateArg.split('=')[1].split(',') : [];
-    const cxx = process.env.CXX || 'g++';
-    const binary = join(work, 'hungarian_emulation');
-    const flags = ['-std=c++17', '-O2', '-Wall', '-Werror', `-I${join(root, 'native')}`, join(root, 'test', 'cuda', 'hungarian_emulation.cc'),
-      join(root, 'native', 'seqsam', 'assignment_solver.cc'), '-o', binary];
-    const compiled = run(cxx, flags);
-    if (compiled.status !== 0) {
-      failed = true;
-      say(`FAIL ${cxx} ${flags.join(' ')}\n${compiled.stdout}${compiled.stderr}`);
-    } else {
-      say(`emulation: built with ${cxx} (${compiled.seconds.toFixed(1)} s); ${problems} lockstep + ${fibers} fiber problems`);
-      const result = run(binary, [problems, fibers]);
-      process.stdout.write(result.stdout + result.stderr);
-      say(`emulation ${result.status === 0 ? 'ok' : 'FAILED'} (${result.seconds.toFixed(1)} s)`);
-      if (result.status !== 0) failed = true;
-    }
-  }
+  const parts = [compileStandalone];
+  if (emulateArg) parts.push((lines) => emulate(lines, emulateArg));
+  const logs = parts.map(() => []);
+  const verdicts = await Promise.all(parts.map((part, i) => part(logs[i])));
+  for (const lines of logs) process.stdout.write(lines.join(''));
+  failed = verdicts.includes(false);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

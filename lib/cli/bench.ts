@@ -1,10 +1,13 @@
 // `seqsam bench`: speed of the encoder, the decoder, cost + matching, and a SeqSAM training step, at
-// one thread and at all cores. Numbers, not assertions.
+// one thread and at all cores; and, named cuda-*, the same on a CUDA device (skipped without one).
+// Numbers, not assertions.
 import { availableParallelism } from 'node:os';
 
 import type { CommandModule } from 'yargs';
 
 import { mulberry32 } from '../data/synthetic.js';
+import { ImageEmbedding } from '../model/embedding.js';
+import type { Precision } from '../model/native-model.js';
 import { Sam } from '../model/sam.js';
 import { SeqSam } from '../model/seqsam.js';
 import { assignment, diceCost } from '../ops.js';
@@ -19,10 +22,10 @@ interface Entry {
   note?: string;
 }
 
-function randomTensor(shape: number[], seed: number, map: (x: number) => number = (x) => x - 0.5): Tensor {
+function randomTensor(shape: number[], seed: number, map: (x: number) => number = (x) => x - 0.5, device = 'cpu'): Tensor {
   const random = mulberry32(seed);
   const size = shape.reduce((a, b) => a * b, 1);
-  return Tensor.from(Float32Array.from({ length: size }, () => map(random())), shape);
+  return Tensor.from(Float32Array.from({ length: size }, () => map(random())), shape, { device });
 }
 
 // Median seconds of `repeats` runs after one warm-up.
@@ -119,8 +122,124 @@ async function benchTrainStep(entries: Entry[], repeats: number): Promise<void> 
   model.dispose();
 }
 
-const suites = { encoder: benchEncoder, decoder: benchDecoder, matching: benchMatching, train: benchTrainStep } as const;
+// ---- CUDA: GPU work is queued asynchronously; a timing ends with a host copy that waits for the queue.
+
+// ViT-B does ≈0.97 TFLOP per 1024² image: ~1.25 ms at the ~780 TFLOP/s bf16 an H100 reaches on a matmul.
+const encoderFloorMs = 1.25;
+
+async function cudaSync(): Promise<void> {
+  const probe = Tensor.from(new Float32Array(1), [1], { device: 'cuda' });
+  await probe.toTypedArray();
+  probe.dispose();
+}
+
+// Seconds per run: `runs` runs queued back to back after one warm-up, then one wait for the GPU.
+async function timeCuda(run: () => Promise<unknown>, runs: number): Promise<number> {
+  await run();
+  await cudaSync();
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await run();
+  await cudaSync();
+  return (performance.now() - started) / 1000 / runs;
+}
+
+function randomCuda(shape: number[], seed: number, map?: (x: number) => number): Tensor {
+  return randomTensor(shape, seed, map, 'cuda');
+}
+
+function cudaAvailable(suite: string): boolean {
+  if (info().cuda) return true;
+  process.stderr.write(`bench: ${suite} skipped (no CUDA device)\n`);
+  return false;
+}
+
+const precisions: Precision[] = ['fp32', 'bf16'];
+
+async function benchCudaEncoder(entries: Entry[], repeats: number): Promise<void> {
+  if (!cudaAvailable('cuda-encoder')) return;
+  const batch = 8;
+  const random = mulberry32(1);
+  const pixels = Tensor.from(Uint8Array.from({ length: batch * 1024 * 1024 * 3 }, () => Math.floor(random() * 256)), [batch, 1024, 1024, 3], { device: 'cuda' });
+  for (const precision of precisions) {
+    const sam = await Sam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision });
+    const seconds = await timeCuda(async () => (await sam.embedPixels(pixels)).dispose(), repeats);
+    const msPerImage = (seconds * 1000) / batch;
+    entries.push({
+      name: `encoder ViT-B 1024², cuda ${precision} + SDPA, batch ${batch}`,
+      threads: info().threads,
+      value: batch / seconds,
+      unit: 'images/s',
+      note: `${msPerImage.toFixed(2)} ms/image, ${((100 * encoderFloorMs) / msPerImage).toFixed(1)}% of the ${encoderFloorMs} ms bf16 floor`,
+    });
+    sam.dispose();
+  }
+  pixels.dispose();
+}
+
+async function benchCudaTrainStep(entries: Entry[], repeats: number): Promise<void> {
+  if (!cudaAvailable('cuda-train')) return;
+  const [b, m, k] = [8, 4, 4];
+  const boxes = new Float32Array(b * 4);
+  for (let i = 0; i < b; i++) boxes.set([100 + 20 * i, 120, 600 + 20 * i, 700], i * 4);
+  const batch = {
+    embeddings: randomCuda([b, 256, 64, 64], 5),
+    boxes: Tensor.from(boxes, [b, 4], { device: 'cuda' }),
+    labels: randomCuda([b, k, 256, 256], 6, (x) => (x > 0.6 ? 1 : 0)),
+  };
+  for (const precision of precisions) {
+    const model = await SeqSam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision, training: { numMasks: m, seed: 1 } });
+    // Each step ends with its loss on the host: the time is the full step.
+    const seconds = await timeCuda(async () => (await model.trainStep(batch)).dispose(), repeats * 3);
+    entries.push({ name: `SeqSAM train step, ViT-B dims, cached embeddings, B=${b} M=${m} K=${k}, cuda ${precision}`, threads: info().threads, value: 1 / seconds, unit: 'steps/s', note: `${(seconds * 1000).toFixed(1)} ms/step` });
+    model.dispose();
+  }
+  for (const t of Object.values(batch)) t.dispose();
+}
+
+async function benchCudaHungarian(entries: Entry[], repeats: number): Promise<void> {
+  if (!cudaAvailable('cuda-hungarian')) return;
+  const shape = [4096, 10, 4];
+  const diceLike = (x: number) => Math.round(x * 16) / 16;  // with ties
+  const cpuCost = randomTensor(shape, 7, diceLike);
+  const gpuCost = randomCuda(shape, 7, diceLike);
+  const gpu = await timeCuda(async () => (await assignment(gpuCost)).dispose(), repeats * 30);
+  const cpu = await time(async () => (await assignment(cpuCost)).dispose(), repeats * 3);
+  entries.push({ name: 'Hungarian B=4096 10×4, GPU kernel (one launch; call to result on the GPU)', threads: info().threads, value: gpu * 1e6, unit: 'µs/batch' });
+  entries.push({ name: 'Hungarian B=4096 10×4, CPU solver', threads: info().threads, value: cpu * 1e6, unit: 'µs/batch', note: `${(cpu / gpu).toFixed(1)}× the GPU's time` });
+  cpuCost.dispose();
+  gpuCost.dispose();
+}
+
+async function benchCudaInference(entries: Entry[], repeats: number): Promise<void> {
+  if (!cudaAvailable('cuda-inference')) return;
+  const embedding = new ImageEmbedding(randomCuda([1, 256, 64, 64], 8), [1024, 1024], [1024, 1024]);
+  for (const precision of precisions) {
+    const model = await SeqSam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision });
+    // One prediction at a time, each waited for: the latency of M = 10 masks (at 1024², with the maps).
+    const seconds = await time(async () => {
+      const out = await model.predict(embedding, { box: [200, 220, 700, 760], numMasks: 10 });
+      await cudaSync();
+      out.dispose();
+    }, repeats * 5);
+    entries.push({ name: `SeqSAM inference, M=10 from a cached embedding, cuda ${precision}`, threads: info().threads, value: seconds * 1000, unit: 'ms' });
+    model.dispose();
+  }
+  embedding.dispose();
+}
+
+const suites = {
+  encoder: benchEncoder,
+  decoder: benchDecoder,
+  matching: benchMatching,
+  train: benchTrainStep,
+  'cuda-encoder': benchCudaEncoder,
+  'cuda-train': benchCudaTrainStep,
+  'cuda-hungarian': benchCudaHungarian,
+  'cuda-inference': benchCudaInference,
+} as const;
 type Suite = keyof typeof suites;
+// Without --only: the CPU suites.
+const defaultSuites: Suite[] = ['encoder', 'decoder', 'matching', 'train'];
 
 export const benchCommand: CommandModule<object, { only?: string[]; repeats: number; json: boolean }> = {
   command: 'bench',
@@ -133,7 +252,7 @@ export const benchCommand: CommandModule<object, { only?: string[]; repeats: num
   handler: async (args) => {
     const before = info();
     const entries: Entry[] = [];
-    const chosen = (args.only?.length ? args.only : Object.keys(suites)) as Suite[];
+    const chosen = (args.only?.length ? args.only : defaultSuites) as Suite[];
     try {
       for (const suite of chosen) {
         process.stderr.write(`bench: ${suite}...\n`);

@@ -163,6 +163,19 @@ export class ModelBase implements Disposable {
     }
   }
 
+  // The encoder on pixels already in a tensor, (H, W, 3) or (B, H, W, 3), uint8 or float on the 0..255
+  // scale, on any device: no decoding and no host copy (frames already on the GPU, benchmarks).
+  async embedPixels(pixels: Tensor): Promise<ImageEmbedding> {
+    const shape = pixels.shape;
+    if ((shape.length !== 3 && shape.length !== 4) || shape[shape.length - 1] !== 3) {
+      throw new SeqsamError('ERR_SHAPE', `embedPixels: pixels must be (H, W, 3) or (B, H, W, 3), got [${shape.join(', ')}]`);
+    }
+    const [height, width] = shape.slice(-3, -1);
+    const handle = this.handle;
+    const { embeddings, inputSize } = await nativeCall(() => handle.embed(pixels.handle));
+    return new ImageEmbedding(new Tensor(embeddings), [height, width], inputSize);
+  }
+
   dispose(): void {
     this.native?.dispose();
     this.native = null;
