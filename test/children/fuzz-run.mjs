@@ -11,6 +11,9 @@ import { fixture, mulberry32 } from '../helpers.mjs';
 import { mutate } from '../fuzz-mutate.mjs';
 import { stateDictPickle, torchArchive } from '../torch-archive.mjs';
 
+// `node --test test/` also runs every file under test/, without arguments: nothing to do then.
+if (process.argv.length < 3) process.exit(0);
+
 const [seed, scale, workDir, progressFile] = process.argv.slice(2);
 const random = mulberry32(Number(seed));
 
