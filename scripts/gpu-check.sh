@@ -142,7 +142,7 @@ else
   summary "FAIL: GPU tests"
 fi
 summary "GPU tests: $(grep -E '^# (tests|pass|fail|skipped)' "$OUT/test-gpu.tap" 2>/dev/null | tr '\n' ' ')"
-grep -E '^not ok|^# (Subtest|worst|relative|[0-9]+ problems)' "$OUT/test-gpu.tap" 2>/dev/null | sed 's/^/  /' | tee -a "$OUT/summary.txt"
+grep -E '^not ok|^# (worst|relative|[0-9]+ problems)' "$OUT/test-gpu.tap" 2>/dev/null | sed 's/^/  /' | tee -a "$OUT/summary.txt"
 
 step "bench (CUDA cases; JSON in bench.json)"
 if timeout "$(left 150)" node scripts/seqsam.mjs bench --only cuda-encoder cuda-train cuda-hungarian cuda-inference --json > "$OUT/bench.json"; then

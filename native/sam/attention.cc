@@ -18,7 +18,9 @@ bool useFusedAttention(const torch::Device& device) {
 torch::Tensor scaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                         const torch::Tensor& mask) {
 #if TORCH_VERSION_MAJOR >= 2
-  return at::scaled_dot_product_attention(q, k, v, mask.defined() ? c10::optional<torch::Tensor>(mask) : c10::nullopt);
+  // The mask converts to the optional parameter (c10::optional before 2.4, std::optional after) by itself.
+  if (mask.defined()) return at::scaled_dot_product_attention(q, k, v, mask);
+  return at::scaled_dot_product_attention(q, k, v);
 #else
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
   if (mask.defined()) scores = scores + mask;
