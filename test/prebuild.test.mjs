@@ -28,7 +28,10 @@ function loadIn(dir) {
   const script = `import(${JSON.stringify(join(dir, 'dist', 'lib', 'native.js'))})
     .then((m) => { const r = m.loadAddon(); console.log(JSON.stringify({ path: r.path, source: r.source, torch: r.addon.runtimeInfo().torchVersion })); })
     .catch((e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+  // SEQSAM_BINARY would bypass the choice under test.
+  const env = { ...process.env };
+  delete env.SEQSAM_BINARY;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000, env });
   assert.equal(r.status, 0, `the host process survives (${r.signal ?? r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1));
 }
