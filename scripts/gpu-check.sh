@@ -121,8 +121,9 @@ else
   summary "FAIL: build (see build.log)"
   exit 1
 fi
+# The local build's place, where the loader looks first (SEQSAM_BINARY would override the loader tests' choices).
 mkdir -p build/Release && cp build-cuda/seqsam.node build/Release/seqsam.node
-export SEQSAM_BINARY=$root/build-cuda/seqsam.node SEQSAM_NO_SETUP=1 SEQSAM_SKIP_APT=1
+export SEQSAM_NO_SETUP=1 SEQSAM_SKIP_APT=1
 node -e "import('./dist/lib/index.js').then((m) => console.log(JSON.stringify(m.info(), null, 2)))" | tee "$OUT/info.json"
 grep -q '"cuda": true' "$OUT/info.json" || { failures+=(cuda-unavailable); summary "FAIL: info().cuda is false"; }
 grep -q '"builtWithCuda": true' "$OUT/info.json" || { failures+=(built-without-cuda); summary "FAIL: info().builtWithCuda is false"; }
