@@ -68,6 +68,9 @@ test('safetensors whose header lies are ERR_CHECKPOINT naming the field', async 
   await rejectsCoded(checkpoint.readSafetensors(write('past.safetensors', w({ data_offsets: [0, 4000] }))), 'ERR_CHECKPOINT', "tensor 'w'", 'data_offsets');
   await rejectsCoded(checkpoint.readSafetensors(write('shape.safetensors', w({ shape: [1000000, 1000000] }))), 'ERR_CHECKPOINT', "tensor 'w'", 'needs');
   await rejectsCoded(checkpoint.readSafetensors(write('neg.safetensors', w({ shape: [-2, 3] }))), 'ERR_CHECKPOINT', 'shape');
+  // No element, but a product of the other dimensions far past 2^64.
+  const empty = { w: { dtype: 'F32', shape: [2 ** 53 - 1, 2 ** 53 - 1, 0], data_offsets: [0, 0] } };
+  await rejectsCoded(checkpoint.readSafetensors(write('empty-huge.safetensors', empty, 0)), 'ERR_CHECKPOINT', 'too large');
   await rejectsCoded(checkpoint.readSafetensors(write('dtype.safetensors', w({ dtype: 'C64' }))), 'ERR_CHECKPOINT', 'dtype');
   await rejectsCoded(checkpoint.readSafetensors(write('json.safetensors', '{"w": {"dtype": "F32",')), 'ERR_CHECKPOINT', 'JSON');
   const overlap = { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } };

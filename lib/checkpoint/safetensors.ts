@@ -84,6 +84,8 @@ function parseEntries(path: string, header: Record<string, unknown>, dataSize: n
     const [begin, end] = offsets as [number, number];
     if (begin > end || end > dataSize) bad(path, `${field}: data_offsets [${begin}, ${end}] fall outside the ${dataSize}-byte data section`);
     const shape = info.shape as number[];
+    // Sizes past 2^53 are not exact in JS (and no file holds them), even when a zero makes the product 0.
+    if (shape.filter((d) => d > 0).reduce((a, b) => a * b, 1) * bytesPerElement[info.dtype] > Number.MAX_SAFE_INTEGER) bad(path, `${field}: shape [${shape.join(', ')}] is too large`);
     const expected = shape.reduce((a, b) => a * b, 1) * bytesPerElement[info.dtype];
     if (end - begin !== expected) bad(path, `${field}: ${end - begin} bytes stored but ${info.dtype}[${shape.join(', ')}] needs ${expected}`);
     entries.push({ name, dtype: info.dtype, shape, begin, end });

@@ -21,9 +21,14 @@ std::vector<std::pair<std::string, torch::Tensor>> readSafetensors(const std::st
   std::vector<std::pair<std::string, torch::Tensor>> out;
   out.reserve(slices.size());
   for (const auto& s : slices) {
+    // The header is untrusted even after the JS checks: sizes are multiplied with overflow checks.
     int64_t count = 1;
-    for (int64_t d : s.shape) count *= d;
-    uint64_t expected = static_cast<uint64_t>(count) * c10::elementSize(s.dtype);
+    int64_t bytes = 0;
+    bool overflow = false;
+    for (int64_t d : s.shape) overflow = overflow || d < 0 || __builtin_mul_overflow(count, d, &count);
+    overflow = overflow || __builtin_mul_overflow(count, static_cast<int64_t>(c10::elementSize(s.dtype)), &bytes);
+    require(!overflow, code::kCheckpoint, path + ": tensor '" + s.name + "' has a shape whose size overflows");
+    uint64_t expected = static_cast<uint64_t>(bytes);
     require(s.end >= s.begin && s.end - s.begin == expected, code::kCheckpoint,
             path + ": tensor '" + s.name + "' has " + std::to_string(s.end - s.begin) + " bytes but its shape needs " +
                 std::to_string(expected));
