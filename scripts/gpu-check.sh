@@ -146,7 +146,7 @@ summary "GPU tests: $(grep -E '^# (tests|pass|fail|skipped)' "$OUT/test-gpu.tap"
 grep -E '^not ok|^# (worst|relative|[0-9]+ problems)' "$OUT/test-gpu.tap" 2>/dev/null | sed 's/^/  /' | tee -a "$OUT/summary.txt"
 
 step "bench (CUDA cases; JSON in bench.json)"
-if timeout "$(left 150)" node scripts/seqsam.mjs bench --only cuda-encoder cuda-train cuda-hungarian cuda-inference --json > "$OUT/bench.json"; then
+if timeout "$(left 150)" node scripts/seqsam.mjs bench --case cuda-encoder cuda-train cuda-hungarian cuda-inference --json > "$OUT/bench.json"; then
   summary "ok: bench ($(grep -c '"name"' "$OUT/bench.json") entries)"
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

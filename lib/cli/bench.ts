@@ -16,6 +16,9 @@ import { Tensor } from '../tensor.js';
 
 interface Entry {
   name: string;
+  // Which case measured it, and the settings it ran with (filled in by the command).
+  case?: string;
+  settings?: Record<string, string | number>;
   threads: number;
   value: number;
   unit: string;
@@ -238,31 +241,45 @@ const suites = {
   'cuda-inference': benchCudaInference,
 } as const;
 type Suite = keyof typeof suites;
+// What each case runs on, for the JSON output next to the numbers.
+const caseSettings: Record<Suite, Record<string, string | number>> = {
+  encoder: { preset: 'vit_b', image: '1024²', device: 'cpu' },
+  decoder: { preset: 'vit_b', device: 'cpu' },
+  matching: { batch: 32, M: 10, K: 4, mask: '256²', device: 'cpu' },
+  train: { preset: 'vit_b', batch: 2, M: 4, K: 4, input: 'cached embeddings', device: 'cpu' },
+  'cuda-encoder': { preset: 'vit_b', image: '1024²', device: 'cuda' },
+  'cuda-train': { preset: 'vit_b', batch: 8, M: 4, K: 4, input: 'cached embeddings', device: 'cuda' },
+  'cuda-hungarian': { batch: 4096, M: 10, K: 4, device: 'cuda' },
+  'cuda-inference': { preset: 'vit_b', M: 10, input: 'cached embedding', device: 'cuda' },
+};
 // Without --only: the CPU suites.
 const defaultSuites: Suite[] = ['encoder', 'decoder', 'matching', 'train'];
 
-export const benchCommand: CommandModule<object, { only?: string[]; repeats: number; json: boolean }> = {
+export const benchCommand: CommandModule<object, { case?: string[]; repeats: number; json: boolean }> = {
   command: 'bench',
   describe: 'Measure encoder, decoder, cost + matching and training-step speed',
   builder: (y) =>
     y
-      .option('only', { type: 'array', string: true, choices: Object.keys(suites), describe: 'run only these suites' })
+      .option('case', { alias: 'only', type: 'array', string: true, choices: Object.keys(suites), describe: 'run these cases (default: the CPU ones)' })
       .option('repeats', { type: 'number', default: 3, describe: 'timed runs per entry (median reported)' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object: named results with units and settings' })
+      .example('$0 bench --case train --json', 'the training step only, as JSON'),
   handler: async (args) => {
     const before = info();
     const entries: Entry[] = [];
-    const chosen = (args.only?.length ? args.only : defaultSuites) as Suite[];
+    const chosen = (args.case?.length ? args.case : defaultSuites) as Suite[];
     try {
       for (const suite of chosen) {
         process.stderr.write(`bench: ${suite}...\n`);
+        const first = entries.length;
         await suites[suite](entries, args.repeats);
+        for (const entry of entries.slice(first)) Object.assign(entry, { case: suite, settings: { ...caseSettings[suite], threads: entry.threads } });
       }
     } finally {
       setThreads({ torch: before.threads, blas: Math.max(1, before.blasThreads) });
     }
     if (args.json) {
-      process.stdout.write(`${JSON.stringify({ torch: before.torchVersion, entries }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ seqsam: before.version, torch: before.torchVersion, hardwareThreads: before.hardwareThreads, entries }, null, 2)}\n`);
       return;
     }
     process.stdout.write(`seqsam ${before.version}, LibTorch ${before.torchVersion}, ${before.hardwareThreads} hardware threads\n`);
