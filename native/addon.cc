@@ -6,6 +6,7 @@
 
 #include "bindings/registry.h"
 #include "core/addon_data.h"
+#include "core/cpu_block_cache.h"
 #include "core/threads.h"
 #include "core/tensor_handle.h"
 
@@ -22,6 +23,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   std::call_once(threadsOnce, [] {
     unsigned cores = std::thread::hardware_concurrency();
     setConfiguredThreads(cores > 0 ? static_cast<int>(cores) : at::get_num_threads());
+    // Large CPU blocks are reused between steps instead of faulted in anew (see cpu_block_cache.h).
+    installCpuBlockCache(size_t{2} << 30);
   });
   TensorHandle::Register(env, exports);
   bindings::registerRuntime(env, exports);
