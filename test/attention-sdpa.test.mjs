@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import test from 'node:test';
 
 import { Sam, checkpoint, info } from '../dist/lib/index.js';
-import { fixture, relativeL2 } from './helpers.mjs';
+import { fixture, fixturePrompt, relativeL2 } from './helpers.mjs';
 
 const reference = JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
 const { tensors: expected } = await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'));
@@ -29,11 +29,7 @@ async function check(device, path, tolerance) {
     const embedding = await sam.embed(await rawImage());
     const errors = [relativeL2(await values(embedding.tensor), await values(expected.image_embeddings))];
     for (const c of reference.cases) {
-      const prompt = { multimask: c.multimask_output };
-      if (c.point_coords) Object.assign(prompt, { points: c.point_coords, pointLabels: c.point_labels });
-      if (c.box) prompt.box = c.box;
-      if (c.mask_input) prompt.maskInput = expected[c.mask_input];
-      const out = await sam.predict(embedding, prompt);
+      const out = await sam.predict(embedding, fixturePrompt(c, expected));
       errors.push(relativeL2(await values(out.lowResLogits), await values(expected[`${c.name}.low_res_logits`])));
       out.dispose();
     }

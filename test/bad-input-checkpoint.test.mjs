@@ -6,20 +6,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { Sam, SeqsamError, checkpoint } from '../dist/lib/index.js';
-import { fixture, tempDir } from './helpers.mjs';
+import { Sam, checkpoint } from '../dist/lib/index.js';
+import { fixture, rejectsCoded, tempDir } from './helpers.mjs';
 import { Pickle, stateDictPickle, torchArchive } from './torch-archive.mjs';
 
 const samPth = fixture('sam-tiny', 'sam.pth');
-
-async function rejectsCoded(promise, code, ...fragments) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof SeqsamError, `expected a SeqsamError, got ${e?.stack ?? e}`);
-    assert.equal(e.code, code, e.message);
-    for (const f of fragments) assert.match(e.message, f instanceof RegExp ? f : new RegExp(f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-    return true;
-  });
-}
 
 const floats = (n) => new Float32Array(n).map((_, i) => i);
 

@@ -6,18 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 
-import { SeqsamError, data } from '../dist/lib/index.js';
-import { fixture, tempDir } from './helpers.mjs';
+import { data } from '../dist/lib/index.js';
+import { fixture, rejectsCoded, tempDir } from './helpers.mjs';
 import { Pickle } from './torch-archive.mjs';
-
-async function rejectsCoded(promise, code, ...fragments) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof SeqsamError, `expected a SeqsamError, got ${e?.stack ?? e}`);
-    assert.equal(e.code, code, e.message);
-    for (const f of fragments) assert.match(e.message, f instanceof RegExp ? f : new RegExp(f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-    return true;
-  });
-}
 
 test('LIDC pickles with unexpected classes are refused without running them', async (t) => {
   const dir = tempDir(t);

@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 
 import sharp from 'sharp';
 
-import { SeqSam, SeqsamError, Tensor, tinyConfig } from '../dist/lib/index.js';
+import { SeqSam, Tensor, tinyConfig } from '../dist/lib/index.js';
+import { rejectsCoded } from './helpers.mjs';
 
 let model;
 let embedding;
@@ -21,15 +22,6 @@ after(() => {
 
 function raw(width, height, channels = 3, Type = Uint8Array, fill = 50) {
   return { data: new Type(width * height * channels).fill(fill), width, height, channels };
-}
-
-async function rejectsCoded(promise, code, ...fragments) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof SeqsamError, `expected a SeqsamError, got ${e?.stack ?? e}`);
-    assert.equal(e.code, code, e.message);
-    for (const f of fragments) assert.match(e.message, f instanceof RegExp ? f : new RegExp(f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-    return true;
-  });
 }
 
 // A PNG whose header claims width × height (the pixel data is whatever a 1×1 image holds).

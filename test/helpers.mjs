@@ -1,4 +1,5 @@
 // Shared test utilities: fixture paths and numeric comparisons.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,26 @@ export function tempDir(t, prefix = 'seqsam-test-') {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+// Asserts that `promise` rejects with a SeqsamError of `code` whose message holds every fragment.
+export async function rejectsCoded(promise, code, ...fragments) {
+  const { SeqsamError } = await import('../dist/lib/index.js');
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof SeqsamError, `expected a SeqsamError, got ${e?.stack ?? e}`);
+    assert.equal(e.code, code, e.message);
+    for (const f of fragments) assert.match(e.message, f instanceof RegExp ? f : new RegExp(f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    return true;
+  });
+}
+
+// The prompt of one case of the official SAM fixture (reference.json → cases).
+export function fixturePrompt(c, expected) {
+  const prompt = { multimask: c.multimask_output };
+  if (c.point_coords) Object.assign(prompt, { points: c.point_coords, pointLabels: c.point_labels });
+  if (c.box) prompt.box = c.box;
+  if (c.mask_input) prompt.maskInput = expected[c.mask_input];
+  return prompt;
 }
 
 // The seeded PRNG the synthetic dataset uses, for reproducible random test inputs.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import test from 'node:test';
 
 import { ImageEmbedding, Sam, SeqsamError, Tensor, checkpoint, disposeAll } from '../dist/lib/index.js';
-import { fixture, relativeL2 } from './helpers.mjs';
+import { fixture, fixturePrompt, relativeL2 } from './helpers.mjs';
 
 const reference = JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
 const { tensors: expected } = await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'));
@@ -29,10 +29,7 @@ test('every reference tensor of the official SAM is matched (sam.pth and sam.saf
     assert.deepEqual(embedding.inputSize, reference.image_size_hw);
     await assertClose(embedding.tensor, expected.image_embeddings, `${file} image_embeddings`);
     for (const c of reference.cases) {
-      const prompt = { multimask: c.multimask_output };
-      if (c.point_coords) Object.assign(prompt, { points: c.point_coords, pointLabels: c.point_labels });
-      if (c.box) prompt.box = c.box;
-      if (c.mask_input) prompt.maskInput = expected[c.mask_input];
+      const prompt = fixturePrompt(c, expected);
       const out = await sam.predict(embedding, prompt);
       await assertClose(out.lowResLogits, expected[`${c.name}.low_res_logits`], `${c.name}.low_res_logits`);
       await assertClose(out.iou, expected[`${c.name}.iou`], `${c.name}.iou`);
