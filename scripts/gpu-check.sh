@@ -134,16 +134,23 @@ gpu_tests=(test/cuda-*.test.mjs test/attention-sdpa.test.mjs test/precision.test
 other_tests=()
 for f in test/*.test.mjs; do [[ " ${gpu_tests[*]} " == *" $f "* ]] || other_tests+=("$f"); done
 
+# run_tests LABEL TAP-FILE SECONDS FILES...: one test run, its TAP kept in $OUT, its counts and failures in the summary.
+run_tests() {
+  local label=$1 tap=$2 seconds=$3
+  shift 3
+  if timeout "$(left "$seconds")" node --expose-gc --test --test-concurrency=1 \
+    --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$OUT/$tap" "$@"; then
+    summary "ok: $label"
+  else
+    failures+=("$label")
+    summary "FAIL: $label"
+  fi
+  summary "$label: $(grep -E '^# (tests|pass|fail|skipped|cancelled)' "$OUT/$tap" 2>/dev/null | tr '\n' ' ')"
+  grep -E '^not ok|^# (worst|relative|[0-9]+ problems)' "$OUT/$tap" 2>/dev/null | sed 's/^/  /' | tee -a "$OUT/summary.txt"
+}
+
 step "GPU tests: ${gpu_tests[*]}"
-if timeout "$(left 120)" node --expose-gc --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$OUT/test-gpu.tap" "${gpu_tests[@]}"; then
-  summary "ok: GPU tests"
-else
-  failures+=(gpu-tests)
-  summary "FAIL: GPU tests"
-fi
-summary "GPU tests: $(grep -E '^# (tests|pass|fail|skipped)' "$OUT/test-gpu.tap" 2>/dev/null | tr '\n' ' ')"
-grep -E '^not ok|^# (worst|relative|[0-9]+ problems)' "$OUT/test-gpu.tap" 2>/dev/null | sed 's/^/  /' | tee -a "$OUT/summary.txt"
+run_tests "GPU tests" test-gpu.tap 120 "${gpu_tests[@]}"
 
 step "bench (CUDA cases; JSON in bench.json)"
 if timeout "$(left 150)" node scripts/seqsam.mjs bench --case cuda-encoder cuda-train cuda-hungarian cuda-inference --json > "$OUT/bench.json"; then
@@ -157,15 +164,7 @@ else
 fi
 
 step "the rest of the suite (${#other_tests[@]} files)"
-if timeout "$(left 300)" node --expose-gc --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$OUT/test.tap" "${other_tests[@]}"; then
-  summary "ok: test suite"
-else
-  failures+=(test-suite)
-  summary "FAIL: test suite"
-fi
-summary "tests: $(grep -E '^# (tests|pass|fail|skipped|cancelled)' "$OUT/test.tap" 2>/dev/null | tr '\n' ' ')"
-grep -E '^not ok' "$OUT/test.tap" 2>/dev/null | sed 's/^/  /' | tee -a "$OUT/summary.txt"
+run_tests "test suite" test.tap 300 "${other_tests[@]}"
 
 summary "finished in ${SECONDS}s; failures: ${failures[*]:-none}"
 ((${#failures[@]} == 0))
