@@ -47,5 +47,16 @@ export function fixturePrompt(c, expected) {
   return prompt;
 }
 
+// Counts the model's encoder runs.
+export function spyEmbed(model) {
+  const calls = { count: 0 };
+  const embed = model.embed.bind(model);
+  model.embed = (...args) => {
+    calls.count++;
+    return embed(...args);
+  };
+  return calls;
+}
+
 // The seeded PRNG the synthetic dataset uses, for reproducible random test inputs.
 export { mulberry32 } from '../dist/lib/data/synthetic.js';

@@ -7,18 +7,7 @@ import test from 'node:test';
 import { SeqSam, tinyConfig, data } from '../dist/lib/index.js';
 import { EmbeddingCache, encoderFingerprint } from '../dist/lib/train/index.js';
 import { readSafetensors } from '../dist/lib/checkpoint/index.js';
-import { tempDir } from './helpers.mjs';
-
-// Counts the model's encoder runs.
-function spyEmbed(model) {
-  const calls = { count: 0 };
-  const embed = model.embed.bind(model);
-  model.embed = (...args) => {
-    calls.count++;
-    return embed(...args);
-  };
-  return calls;
-}
+import { spyEmbed, tempDir } from './helpers.mjs';
 
 function maxAbsDiff(a, b) {
   let m = 0;

@@ -7,23 +7,13 @@ import test from 'node:test';
 
 import { SeqSam, tinyConfig, data } from '../dist/lib/index.js';
 import { EmbeddingCache, evaluate, readTrainerState, train } from '../dist/lib/train/index.js';
-import { tempDir } from './helpers.mjs';
+import { spyEmbed, tempDir } from './helpers.mjs';
 
 const dataset = data.datasets.synthetic({ count: 10, size: 64, seed: 7 });
 const split = { train: [0, 1, 2, 3, 4, 5, 6, 7], val: [8, 9] };
 const base = { dataset, split, epochs: 2, batchSize: 2, numMasks: 4, seed: 3, schedule: { type: 'linear', lr: 1e-3 } };
 
 const fresh = () => SeqSam.load({ config: tinyConfig, seed: 1 });
-
-function spyEmbed(model) {
-  const calls = { count: 0 };
-  const embed = model.embed.bind(model);
-  model.embed = (...args) => {
-    calls.count++;
-    return embed(...args);
-  };
-  return calls;
-}
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 

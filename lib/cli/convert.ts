@@ -27,10 +27,11 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       .example('$0 convert sam_vit_b_01ec64.pth sam_vit_b.safetensors --preset vit_b', 'validated, official names') as unknown as Argv<ConvertArgs>,
   handler: async (args) => {
     if (!args.output.endsWith('.safetensors')) throw new SeqsamError('ERR_ARGUMENT', `${args.output}: the output is written as safetensors; name it *.safetensors`);
-    const known = args.preset || args.config || (await checkpointMetadata(args.input)).config;
+    const metadata = await checkpointMetadata(args.input);
+    const known = args.preset || args.config || metadata.config;
     if (args.raw || !known) {
       if (!args.raw) throw new SeqsamError('ERR_ARGUMENT', `${args.input}: give --preset or --config to validate the weights, or --raw to copy them unchecked`);
-      const { tensors, metadata } = await readCheckpoint(args.input);
+      const { tensors } = await readCheckpoint(args.input);
       try {
         await writeSafetensors(args.output, tensors, metadata);
       } finally {
@@ -40,7 +41,6 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       return;
     }
     // A seqsam checkpoint keeps its cell and training setup; SAM / MedSAM weights stay plain SAM.
-    const metadata = await checkpointMetadata(args.input);
     const model = metadata.model === 'seqsam' ? await loadModel({ ...args, checkpoint: args.input }) : await Sam.load({ ...(await architecture(args, metadata)), device: args.device, checkpoint: args.input });
     try {
       await model.save(args.output);

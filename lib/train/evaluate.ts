@@ -74,6 +74,36 @@ export function targetTensors(prepared: readonly PreparedTargets[], device: stri
   return { boxes: tensors[0]!, labels: tensors[1]!, labelMask: tensors[2]! };
 }
 
+// What one step reads: the batch's cached embeddings and its prompt/label tensors, freed together.
+export interface StepInputs extends Disposable {
+  embeddings: Tensor;
+  boxes: Tensor;
+  labels: Tensor;
+  labelMask: Tensor;
+  dispose(): void;
+}
+
+export async function stepInputs(model: SeqSam, cache: EmbeddingCache, samples: readonly Sample[], prepared: readonly PreparedTargets[], device: string): Promise<StepInputs> {
+  const targets = targetTensors(prepared, device);
+  const freeTargets = () => {
+    targets.boxes.dispose();
+    targets.labels.dispose();
+    targets.labelMask.dispose();
+  };
+  let embeddings: Tensor;
+  try {
+    embeddings = await cache.batch(model, samples);
+  } catch (error) {
+    freeTargets();
+    throw error;
+  }
+  const dispose = () => {
+    embeddings.dispose();
+    freeTargets();
+  };
+  return { embeddings, ...targets, dispose, [Symbol.dispose]: dispose };
+}
+
 export function ownCache(cache: EmbeddingCache | EmbeddingCacheOptions | undefined): { cache: EmbeddingCache; owned: boolean } {
   if (cache instanceof EmbeddingCache) return { cache, owned: false };
   return { cache: new EmbeddingCache(cache ?? {}), owned: true };
@@ -118,26 +148,16 @@ export async function evaluate(model: SeqSam, dataset: Dataset, options: Evaluat
       const prepared = samples.map((s, j) =>
         prepareTargets(s, { imageSize, lowResSize, boxFrom: options.boxFrom ?? 'random-label', jitter: 0, rng: mulberry32(hashSeed(seed, chunk[j]!)) }),
       );
-      const targets = targetTensors(prepared, device);
-      let embeddings: Tensor | undefined;
-      try {
-        embeddings = await cache.batch(model, samples);
-        const batch: TrainBatch = { embeddings, boxes: targets.boxes, labels: targets.labels };
-        const result = await model.evalStep(batch, { numMasks });
-        try {
-          if (!result.logits) throw new SeqsamError('ERR_NATIVE', 'evalStep returned no logits');
-          masks = result.logits.shape[1]!;
-          lossSum += result.loss * perImageLossScale(model, chunk.length) * chunk.length;
-          const scores = await compute(result.logits, targets.labels, { threshold: options.threshold });
-          for (const [key] of metricNames) perImage[key].push(...scores.perImage[key]);
-        } finally {
-          result.dispose();
-        }
-      } finally {
-        embeddings?.dispose();
-        targets.boxes.dispose();
-        targets.labels.dispose();
-        targets.labelMask.dispose();
+      {
+        using inputs = await stepInputs(model, cache, samples, prepared, device);
+        // All K labels, blank ones included: no label mask at evaluation.
+        const batch: TrainBatch = { embeddings: inputs.embeddings, boxes: inputs.boxes, labels: inputs.labels };
+        using result = await model.evalStep(batch, { numMasks });
+        if (!result.logits) throw new SeqsamError('ERR_NATIVE', 'evalStep returned no logits');
+        masks = result.logits.shape[1]!;
+        lossSum += result.loss * perImageLossScale(model, chunk.length) * chunk.length;
+        const scores = await compute(result.logits, inputs.labels, { threshold: options.threshold });
+        for (const [key] of metricNames) perImage[key].push(...scores.perImage[key]);
       }
       ids.push(...samples.map((s) => s.id));
       options.onProgress?.(Math.min(indices.length, start + chunk.length), indices.length);

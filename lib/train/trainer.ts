@@ -18,9 +18,8 @@ import type { Dataset, Sample } from '../data/types.js';
 import { SeqsamError, isSeqsamError } from '../errors.js';
 import type { MetricName, MetricSummary } from '../metrics.js';
 import type { SeqSam, TrainBatch, TrainingOptions } from '../model/seqsam.js';
-import type { Tensor } from '../tensor.js';
 import { EmbeddingCache, type EmbeddingCacheOptions, type EmbeddingCacheStats } from './embedding-cache.js';
-import { evaluate, modelGeometry, ownCache, targetTensors, type EvaluationResult } from './evaluate.js';
+import { evaluate, modelGeometry, ownCache, stepInputs, type EvaluationResult } from './evaluate.js';
 import { createProgressBar, type ProgressBar } from './progress-bar.js';
 import { createSchedule, describeSchedule, type Schedule, type ScheduleSpec } from './schedules.js';
 
@@ -363,20 +362,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           prepareTargets(s, { imageSize, lowResSize, boxFrom: options.boxFrom ?? 'random-label', jitter: options.jitter ?? 0, rng: sampleRng(seed, epoch, indices[j]!) }),
         );
         const lr = schedule(step);
-        const targets = targetTensors(prepared, device);
-        let embeddings: Tensor | undefined;
         let loss: number;
-        try {
-          embeddings = await cache.batch(model, samples);
-          const batch: TrainBatch = { embeddings, boxes: targets.boxes, labels: targets.labels, labelMask: targets.labelMask };
-          const result = await model.trainStep(batch, { lr });
+        {
+          using inputs = await stepInputs(model, cache, samples, prepared, device);
+          const batch: TrainBatch = { embeddings: inputs.embeddings, boxes: inputs.boxes, labels: inputs.labels, labelMask: inputs.labelMask };
+          using result = await model.trainStep(batch, { lr });
           loss = result.loss;
-          result.dispose();
-        } finally {
-          embeddings?.dispose();
-          targets.boxes.dispose();
-          targets.labels.dispose();
-          targets.labelMask.dispose();
         }
         step++;
         batchInEpoch++;

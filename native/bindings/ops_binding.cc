@@ -57,15 +57,21 @@ Napi::Value drawPicks(const Napi::CallbackInfo& info) {
   });
 }
 
+// The non-empty tensor list of stack / cat (info[0]).
+std::vector<torch::Tensor> tensorList(const Napi::CallbackInfo& info, const std::string& op) {
+  require(info.Length() >= 1 && info[0].IsArray(), code::kArgument, op + "(tensors, dim)");
+  auto list = info[0].As<Napi::Array>();
+  require(list.Length() > 0, code::kArgument, op + ": the list is empty");
+  std::vector<torch::Tensor> tensors;
+  for (uint32_t i = 0; i < list.Length(); ++i) tensors.push_back(TensorHandle::From(list.Get(i), op + ": tensors[" + std::to_string(i) + "]"));
+  return tensors;
+}
+
 // stack([Tensor...], dim) -> Tensor: joins same-shape tensors along a new axis, natively (e.g. cached
 // embeddings into a batch) without a trip through JS.
 Napi::Value stack(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    require(info.Length() >= 1 && info[0].IsArray(), code::kArgument, "stack(tensors, dim)");
-    auto list = info[0].As<Napi::Array>();
-    require(list.Length() > 0, code::kArgument, "stack: the list is empty");
-    std::vector<torch::Tensor> tensors;
-    for (uint32_t i = 0; i < list.Length(); ++i) tensors.push_back(TensorHandle::From(list.Get(i), "stack: tensors[" + std::to_string(i) + "]"));
+    std::vector<torch::Tensor> tensors = tensorList(info, "stack");
     for (size_t i = 1; i < tensors.size(); ++i) {
       require(tensors[i].sizes() == tensors[0].sizes(), code::kShape,
               "stack: tensors[" + std::to_string(i) + "] has shape [" + c10::Join(", ", tensors[i].sizes()) + "], tensors[0] has [" +
@@ -80,11 +86,7 @@ Napi::Value stack(const Napi::CallbackInfo& info) {
 // cat([Tensor...], dim) -> Tensor
 Napi::Value cat(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    require(info.Length() >= 1 && info[0].IsArray(), code::kArgument, "cat(tensors, dim)");
-    auto list = info[0].As<Napi::Array>();
-    require(list.Length() > 0, code::kArgument, "cat: the list is empty");
-    std::vector<torch::Tensor> tensors;
-    for (uint32_t i = 0; i < list.Length(); ++i) tensors.push_back(TensorHandle::From(list.Get(i), "cat: tensors[" + std::to_string(i) + "]"));
+    std::vector<torch::Tensor> tensors = tensorList(info, "cat");
     int64_t dim = info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
     require(dim >= 0 && dim < tensors[0].dim(), code::kArgument, "cat: dim out of range");
     try {
