@@ -1,10 +1,11 @@
 {
-  # The same addon as CMakeLists.txt, for `npx node-gyp rebuild`. Sources and LibTorch flags come from
-  # scripts/torch-config.mjs, the discovery both builds share.
+  # The same addon as CMakeLists.txt, for `npx node-gyp rebuild`. LibTorch flags come from
+  # scripts/torch-config.mjs, the discovery both builds share; the sources are compiled as the same unity
+  # groups (scripts/unity-groups.mjs).
   "targets": [
     {
       "target_name": "seqsam",
-      "sources": ["<!@(node scripts/torch-config.mjs --sources)"],
+      "sources": ["<!@(node scripts/unity-groups.mjs --gyp build/unity)"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native",

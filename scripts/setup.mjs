@@ -7,14 +7,17 @@
 // --install is npm's install hook (for `npm install seqsam` and `npx seqsam`): npm is installing the
 // dependencies itself, so they are only looked up, never reinstalled.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
+import { runBuild } from './build-progress.mjs';
 import { probe } from './prebuild-probe.mjs';
 import { sourceHash } from './prebuild-variant.mjs';
+import { nativeSources } from './torch-config.mjs';
+import { defaultGroupCount, unityGroups } from './unity-groups.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -112,9 +115,9 @@ function usablePrebuild() {
   return true;
 }
 
-function ensureNativeBuild() {
+async function ensureNativeBuild() {
   const binary = join(root, 'build', 'Release', 'seqsam.node');
-  const sources = Math.max(newestMtime(join(root, 'native')), mtime(join(root, 'CMakeLists.txt')));
+  const sources = Math.max(newestMtime(join(root, 'native')), mtime(join(root, 'CMakeLists.txt')), mtime(join(root, 'scripts', 'unity-groups.mjs')));
   if (!forceBuild && mtime(binary) > sources) return;
   if (!forceBuild && !existsSync(binary) && usablePrebuild()) return;
   if (process.env.SEQSAM_NO_BUILD) {
@@ -129,8 +132,16 @@ function ensureNativeBuild() {
   }
   const cmakeJs = join(dirname(cmakeJsPackage), 'bin', 'cmake-js');
   const jobs = String(Math.max(1, availableParallelism()));
-  const seconds = run(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--parallel', jobs]);
-  say(`native build took ${seconds.toFixed(0)} s`);
+  const groups = Object.fromEntries(unityGroups(nativeSources(), defaultGroupCount()).map((sources, i) => [`g${i}`, sources]));
+  mkdirSync(join(root, 'build'), { recursive: true });
+  const logFile = join(root, 'build', 'build.log');
+  try {
+    const seconds = await runBuild(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--parallel', jobs], { cwd: root, logFile, say, groups });
+    say(`native build took ${seconds.toFixed(0)} s (log: build/build.log)`);
+  } catch (e) {
+    say(e.message);
+    process.exit(1);
+  }
 }
 
 function ensureTypeScript() {
@@ -154,6 +165,6 @@ function ensureTypeScript() {
 const started = Date.now();
 ensureDebianPackages();
 ensureNodeModules();
-ensureNativeBuild();
+await ensureNativeBuild();
 ensureTypeScript();
 if ((Date.now() - started) > 2000) say(`ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);

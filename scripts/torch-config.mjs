@@ -132,7 +132,7 @@ file(WRITE "\${CMAKE_BINARY_DIR}/torch.txt" "\${TORCH_INCLUDE_DIRS}\\n\${TORCH_C
 }
 
 // Relative to the project root, as binding.gyp wants them.
-function nativeSources(dir = 'native') {
+export function nativeSources(dir = 'native') {
   const out = [];
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
     const rel = `${dir}/${entry.name}`;
