@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { Sam, checkpoint } from '../dist/lib/index.js';
-import { fixture, rejectsCoded, tempDir } from './helpers.mjs';
+import { fixture, fixtureTest, rejectsCoded, tempDir } from './helpers.mjs';
 import { Pickle, stateDictPickle, torchArchive } from './torch-archive.mjs';
 
 const samPth = fixture('sam-tiny', 'sam.pth');
@@ -23,7 +23,7 @@ test('the hand-made archive reads back (the cases below differ from it in one fa
   tensors.w.dispose();
 });
 
-test('truncated and corrupt torch.save archives are ERR_CHECKPOINT', async (t) => {
+fixtureTest('truncated and corrupt torch.save archives are ERR_CHECKPOINT', async (t) => {
   const dir = tempDir(t);
   const bytes = readFileSync(samPth);
   for (const cut of [0, 3, 100, bytes.length >> 1, bytes.length - 22, bytes.length - 1]) {
@@ -142,6 +142,6 @@ test('a dict that contains itself and absurd nesting are refused, not recursed i
   await rejectsCoded(checkpoint.readTorchCheckpoint(tuplePath), 'ERR_CHECKPOINT', /nests deeper/);
 });
 
-test('a checkpoint for another preset is ERR_CHECKPOINT listing what does not fit', async () => {
+fixtureTest('a checkpoint for another preset is ERR_CHECKPOINT listing what does not fit', async () => {
   await rejectsCoded(Sam.load({ preset: 'vit_b', checkpoint: samPth }), 'ERR_CHECKPOINT', samPth, 'does not fit', /missing keys|shape mismatch/);
 });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 
 import { data } from '../dist/lib/index.js';
-import { fixture, rejectsCoded, tempDir } from './helpers.mjs';
+import { fixture, fixtureTest, rejectsCoded, tempDir } from './helpers.mjs';
 import { Pickle } from './torch-archive.mjs';
 
 test('LIDC pickles with unexpected classes are refused without running them', async (t) => {
@@ -46,7 +46,7 @@ test('pickles declaring huge sizes are refused before allocating', async (t) => 
   }
 });
 
-test('NIfTI files with wrong dimensions are refused', async (t) => {
+fixtureTest('NIfTI files with wrong dimensions are refused', async (t) => {
   const dir = tempDir(t);
   const image = gunzipSync(readFileSync(fixture('formats', 'qubiq', 'training_data_v2', 'kidney', 'Training', 'case01', 'image.nii.gz')));
   const withDims = (name, dims) => {

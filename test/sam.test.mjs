@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import test from 'node:test';
 
-import { ImageEmbedding, Sam, SeqsamError, Tensor, checkpoint, disposeAll } from '../dist/lib/index.js';
-import { fixture, fixturePrompt, relativeL2 } from './helpers.mjs';
+import { ImageEmbedding, Sam, SeqsamError, Tensor, checkpoint, disposeAll, tinyConfig } from '../dist/lib/index.js';
+import { fixture, fixturePrompt, fixtureTest, fixturesMissing, relativeL2 } from './helpers.mjs';
 
-const reference = JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
-const { tensors: expected } = await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'));
+// The reference fixtures, where present; the tests that match them are skipped otherwise.
+const reference = fixturesMissing ? null : JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
+const expected = fixturesMissing ? null : (await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'))).tensors;
 const values = async (t) => Array.from(await t.toTypedArray());
 
 async function assertClose(actual, expectedTensor, name, tolerance = 1e-4) {
@@ -21,7 +22,7 @@ async function rawImage() {
   return { data, width, height, channels: 3 };
 }
 
-test('every reference tensor of the official SAM is matched (sam.pth and sam.safetensors)', async () => {
+fixtureTest('every reference tensor of the official SAM is matched (sam.pth and sam.safetensors)', async () => {
   for (const file of ['sam.pth', 'sam.safetensors']) {
     const sam = await Sam.load({ config: reference.config, checkpoint: fixture('sam-tiny', file) });
     const embedding = await sam.embed(await rawImage());
@@ -47,7 +48,7 @@ test('every reference tensor of the official SAM is matched (sam.pth and sam.saf
   }
 });
 
-test('presets have exactly the official tensor names and shapes', async () => {
+fixtureTest('presets have exactly the official tensor names and shapes', async () => {
   for (const [preset, count] of [['vit_b', 314], ['vit_l', 482], ['vit_h', 594]]) {
     const keys = JSON.parse(readFileSync(fixture('sam-keys', `sam_${preset}.keys.json`), 'utf8'));
     assert.equal(Object.keys(keys).length, count);
@@ -60,7 +61,7 @@ test('presets have exactly the official tensor names and shapes', async () => {
   }
 });
 
-test('strict loading lists every missing, unexpected and mis-shaped tensor in one error', async (t) => {
+fixtureTest('strict loading lists every missing, unexpected and mis-shaped tensor in one error', async (t) => {
   const { tensors } = await checkpoint.readSafetensors(fixture('sam-tiny', 'sam.safetensors'));
   delete tensors['mask_decoder.iou_token.weight'];
   tensors['not.a.real.key'] = Tensor.from(new Float32Array(1), [1]);
@@ -81,7 +82,7 @@ test('strict loading lists every missing, unexpected and mis-shaped tensor in on
   disposeAll(tensors);
 });
 
-test('Hugging Face names load into the same model', async (t) => {
+fixtureTest('Hugging Face names load into the same model', async (t) => {
   const { tensors } = await checkpoint.readSafetensors(fixture('sam-tiny', 'sam.safetensors'));
   const renamed = Object.fromEntries(Object.entries(tensors).map(([k, v]) => [`sam.${checkpoint.huggingFaceName(k)}`, v]));
   const { mkdtempSync } = await import('node:fs');
@@ -99,7 +100,7 @@ test('Hugging Face names load into the same model', async (t) => {
   disposeAll(tensors);
 });
 
-test('bad inputs are coded errors naming what is wrong', async () => {
+fixtureTest('bad inputs are coded errors naming what is wrong', async () => {
   const sam = await Sam.load({ config: reference.config, checkpoint: fixture('sam-tiny', 'sam.safetensors') });
   const embedding = await sam.embed(await rawImage());
   const cases = [
@@ -123,7 +124,7 @@ test('bad inputs are coded errors naming what is wrong', async () => {
   await assert.rejects(sam.embed(await rawImage()), (e) => e.code === 'ERR_DISPOSED');
 });
 
-test('masks are cropped to the unpadded input before resizing to the original size', async () => {
+fixtureTest('masks are cropped to the unpadded input before resizing to the original size', async () => {
   // Independent check of the official post-processing on a ramp: logits equal to the low-res column
   // index, upscaled ×4 (256²), cropped to the 192 real columns and resized back to 192 columns, stay
   // a ramp over the real image only; without the crop they would stretch over the padding too.
@@ -148,7 +149,8 @@ test('masks are cropped to the unpadded input before resizing to the original si
 });
 
 test('images are resized on the long side, grayscale and 16-bit inputs become RGB', async () => {
-  const sam = await Sam.load({ config: reference.config, seed: 3 });
+  // Random weights: only the geometry matters here, so the built-in config of the same shape serves.
+  const sam = await Sam.load({ config: tinyConfig, seed: 3 });
   // 512×384 → 256×192: the official ResizeLongestSide shape.
   const big = { data: new Uint8Array(512 * 384 * 3).fill(100), width: 384, height: 512, channels: 3 };
   const e1 = await sam.embed(big);
@@ -166,7 +168,7 @@ test('images are resized on the long side, grayscale and 16-bit inputs become RG
   sam.dispose();
 });
 
-test('several images embed as one batch and take one prompt each', async () => {
+fixtureTest('several images embed as one batch and take one prompt each', async () => {
   const sam = await Sam.load({ config: reference.config, checkpoint: fixture('sam-tiny', 'sam.safetensors') });
   const image = await rawImage();
   const flipped = { ...image, data: Uint8Array.from(image.data).reverse() };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 import { SeqsamError, Tensor, checkpoint, data } from '../../dist/lib/index.js';
-import { fixture, mulberry32 } from '../helpers.mjs';
+import { fixture, fixturesMissing, mulberry32 } from '../helpers.mjs';
 import { mutate } from '../fuzz-mutate.mjs';
 import { stateDictPickle, torchArchive } from '../torch-archive.mjs';
 
@@ -33,26 +33,33 @@ async function seeds() {
   await checkpoint.writeSafetensors(small, tensors, { note: 'fuzz' });
   Object.values(tensors).forEach((t) => t.dispose());
   const pickle = stateDictPickle({ w: { numel: 6, size: [2, 3], stride: [3, 1] }, v: { key: '1', numel: 4, size: [4], stride: [1] }, s: { numel: 6, offset: 2, size: [2, 2], stride: [1, 2] } });
-  const segDir = fixture('formats', 'qubiq', 'training_data_v2', 'kidney', 'Training', 'case01');
-  const seg = readFileSync(join(segDir, 'task01_seg01.nii.gz'));
-  const lidc = fixture('formats', 'lidc');
-  // [name, bytes, mutation kinds, reader, share of the cases]
-  return [
-    ['sam.pth', readFileSync(fixture('sam-tiny', 'sam.pth')), ['zip', 'pickle'], readTensors, 0.08],
-    ['sam.safetensors', readFileSync(fixture('sam-tiny', 'sam.safetensors')), ['safetensors'], readTensors, 0.08],
+  // Seeds read from the reference fixtures are left out where those are absent (the summary names them).
+  const ours = !fixturesMissing;
+  const read = (...parts) => () => readFileSync(fixture(...parts));
+  const seg = read('formats', 'qubiq', 'training_data_v2', 'kidney', 'Training', 'case01', 'task01_seg01.nii.gz');
+  // [name, bytes (or where the fixtures hold them), mutation kinds, reader, share of the cases]
+  const all = [
+    ['sam.pth', read('sam-tiny', 'sam.pth'), ['zip', 'pickle'], readTensors, 0.08],
+    ['sam.safetensors', read('sam-tiny', 'sam.safetensors'), ['safetensors'], readTensors, 0.08],
     ['small.pth', torchArchive(pickle, { 0: new Float32Array(8), 1: new Float32Array(4) }), ['zip', 'pickle'], readTensors, 0.24],
     ['small.safetensors', readFileSync(small), ['safetensors'], readTensors, 0.2],
-    ['protocol5.pickle', readFileSync(join(lidc, 'protocol5.pickle')), ['pickle'], readLidc, 0.08],
-    ['protocol2.pickle', readFileSync(join(lidc, 'protocol2.pickle')), ['pickle'], readLidc, 0.04],
-    ['protocol3_masks_array.pickle', readFileSync(join(lidc, 'protocol3_masks_array.pickle')), ['pickle'], readLidc, 0.08],
-    ['seg.nii', gunzipSync(seg), ['nifti'], (p) => data.readNifti(p), 0.14],
+    ['protocol5.pickle', read('formats', 'lidc', 'protocol5.pickle'), ['pickle'], readLidc, 0.08],
+    ['protocol2.pickle', read('formats', 'lidc', 'protocol2.pickle'), ['pickle'], readLidc, 0.04],
+    ['protocol3_masks_array.pickle', read('formats', 'lidc', 'protocol3_masks_array.pickle'), ['pickle'], readLidc, 0.08],
+    ['seg.nii', () => gunzipSync(seg()), ['nifti'], (p) => data.readNifti(p), 0.14],
     ['seg.nii.gz', seg, ['gzip'], (p) => data.readNifti(p), 0.06],
   ];
+  summary.leftOut = all.filter(([, bytes]) => typeof bytes === 'function' && !ours).map(([name]) => name);
+  return all
+    .filter(([, bytes]) => typeof bytes !== 'function' || ours)
+    .map(([name, bytes, ...rest]) => [name, typeof bytes === 'function' ? bytes() : bytes, ...rest]);
 }
 
 const timeLimitMs = 20_000;
-const summary = { cases: 0, ok: 0, coded: {}, failures: [], slowest: { ms: 0 } };
-for (const [name, bytes, kinds, read, share] of await seeds()) {
+const summary = { cases: 0, planned: 0, leftOut: [], ok: 0, coded: {}, failures: [], slowest: { ms: 0 } };
+const seedFiles = await seeds();
+for (const [, , , , share] of seedFiles) summary.planned += Math.round(Number(scale) * share);
+for (const [name, bytes, kinds, read, share] of seedFiles) {
   const count = Math.round(Number(scale) * share);
   const ext = name.slice(name.indexOf('.'));
   for (let i = 0; i < count; i++) {
