@@ -6,9 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { mismatch, variantTag } from '../scripts/prebuild-variant.mjs';
+import { describeTorch, findTorchCmakeDir } from '../scripts/torch-config.mjs';
 import { tempDir } from './helpers.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,7 +26,7 @@ function fakePackage(t) {
 }
 
 function loadIn(dir) {
-  const script = `import(${JSON.stringify(join(dir, 'dist', 'lib', 'native.js'))})
+  const script = `import(${JSON.stringify(pathToFileURL(join(dir, 'dist', 'lib', 'native.js')).href)})
     .then((m) => { const r = m.loadAddon(); console.log(JSON.stringify({ path: r.path, source: r.source, torch: r.addon.runtimeInfo().torchVersion })); })
     .catch((e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`;
   // SEQSAM_BINARY would bypass the choice under test.
@@ -46,6 +47,27 @@ function addPrebuild(dir, name, binary, metadata) {
 
 const torch113 = { version: '1.13.0', cuda: false, cudaVersion: null, cxx11Abi: true };
 const meta = (over = {}) => ({ platform: process.platform, arch: process.arch, torchVersion: '1.13.0', cuda: false, cxx11Abi: true, napiVersion: 8, ...over });
+
+// The LibTorch this machine has, found as the loader finds it (the child processes below inherit this
+// environment), or null. "Ours" is the variant a binary built against it carries; "other" is one built
+// for another LibTorch line.
+const foundTorch = findTorchCmakeDir();
+const torch = foundTorch ? describeTorch(foundTorch) : null;
+const noTorch = torch ? false : 'no LibTorch was found on this machine';
+const ours = `${process.platform}-${process.arch}-${variantTag(torch ?? torch113)}`;
+const oursMeta = torch ? meta({ torchVersion: torch.version, cuda: torch.cuda, cudaVersion: torch.cudaVersion, cxx11Abi: torch.cxx11Abi ?? true }) : meta();
+const otherTorch = torch?.version?.startsWith('2.5.') ? { version: '2.4.1', cudaVersion: '12.1' } : { version: '2.5.1', cudaVersion: '12.4' };
+const other = `${process.platform}-${process.arch}-${variantTag({ ...otherTorch, cuda: true })}`;
+const otherMeta = meta({ torchVersion: otherTorch.version, cuda: true, cudaVersion: otherTorch.cudaVersion });
+const escape = (s) => String(s).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+// How the load error states that LibTorch (lib/load-error.ts), e.g. "LibTorch: 1.13.0 CPU-only, C++11 ABI,
+// found via system at /usr/lib/…" or "LibTorch: 2.11.0 CUDA 12.8, C++11 ABI, found via LIBTORCH at /opt/…".
+function torchLine(t) {
+  if (!t) return /LibTorch: not found/;
+  const kind = t.cuda ? `CUDA${t.cudaVersion ? ` ${t.cudaVersion}` : ''}` : 'CPU-only';
+  const abi = t.cxx11Abi === null ? '' : `, ${t.cxx11Abi ? 'C++11' : 'pre-C++11'} ABI`;
+  return new RegExp(escape(`LibTorch: ${t.version ?? '(unknown version)'} ${kind}${abi}, found via ${t.source} at ${t.cmakeDir}`));
+}
 
 test('variant tags name the LibTorch line a binary needs', () => {
   assert.equal(variantTag(torch113), 'torch1.13-cpu');
@@ -69,7 +91,7 @@ test('a package without a local build loads the fitting prebuild, then from the 
   const made = spawnSync(process.execPath, [join(dir, 'scripts', 'prebuild.mjs'), '--binary', builtBinary], { encoding: 'utf8' });
   assert.equal(made.status, 0, made.stderr);
   const [variant] = made.stdout.split(':');
-  addPrebuild(dir, `${process.platform}-${process.arch}-torch2.5-cuda12`, builtBinary, meta({ torchVersion: '2.5.1', cuda: true, cudaVersion: '12.4' }));
+  addPrebuild(dir, other, builtBinary, otherMeta);
   const first = loadIn(dir);
   assert.equal(first.source, 'prebuild', JSON.stringify(first));
   assert.equal(first.path, join(dir, variant, 'seqsam.node'));
@@ -86,31 +108,33 @@ test('a package without a local build loads the fitting prebuild, then from the 
 
 test('no binary loads: the error names the LibTorch found, each binary and why, and the fix', (t) => {
   const dir = fakePackage(t);
-  const ours = `${process.platform}-${process.arch}-torch1.13-cpu`;
-  addPrebuild(dir, ours, Buffer.from('not an ELF file'), meta());
-  addPrebuild(dir, `${process.platform}-${process.arch}-torch2.5-cuda12`, Buffer.from('x'), meta({ torchVersion: '2.5.1', cuda: true }));
+  addPrebuild(dir, ours, Buffer.from('not an ELF file'), oursMeta);
+  addPrebuild(dir, other, Buffer.from('x'), otherMeta);
   const r = loadIn(dir);
   assert.equal(r.code, 'ERR_NATIVE');
-  assert.match(r.message, /LibTorch: 1\.13\.\d CPU-only, C\+\+11 ABI, found via \w+ at \//);
+  assert.match(r.message, torchLine(torch));
   assert.match(r.message, /build\/Release\/seqsam\.node: not built/);
-  assert.match(r.message, new RegExp(`${ours}/seqsam\\.node: .*(too short|invalid ELF|not an ELF)`));
-  assert.match(r.message, /torch2\.5-cuda12\/seqsam\.node: built for LibTorch 2\.5\.1, found 1\.13/);
+  if (torch) {
+    assert.match(r.message, new RegExp(`${escape(ours)}/seqsam\\.node: .*(too short|invalid ELF|not an ELF)`));
+    assert.match(r.message, new RegExp(`${escape(other)}/seqsam\\.node: built for LibTorch ${escape(otherTorch.version)}, found ${escape(torch.version)}`));
+  } else {
+    assert.match(r.message, new RegExp(`${escape(other)}/seqsam\\.node: needs LibTorch ${escape(otherTorch.version)}, none was found`));
+  }
   assert.match(r.message, /npm run build/);
   assert.match(r.message, /SEQSAM_BINARY/);
 });
 
-test('a binary that crashes while loading is caught in the child process', (t) => {
+test('a binary that crashes while loading is caught in the child process', { skip: noTorch }, (t) => {
   const cc = spawnSync('sh', ['-c', 'command -v cc'], { encoding: 'utf8' }).stdout.trim();
   if (!cc) return t.skip('no C compiler to make a crashing library');
   const dir = fakePackage(t);
   const source = join(dir, 'crash.c');
   // A static initialiser that dies, as a LibTorch ABI mismatch can.
   writeFileSync(source, '#include <signal.h>\n__attribute__((constructor)) static void die(void) { raise(SIGSEGV); }\n');
-  const name = `${process.platform}-${process.arch}-torch1.13-cpu`;
-  mkdirSync(join(dir, 'prebuilds', name), { recursive: true });
-  const built = spawnSync(cc, ['-shared', '-fPIC', '-o', join(dir, 'prebuilds', name, 'seqsam.node'), source]);
+  mkdirSync(join(dir, 'prebuilds', ours), { recursive: true });
+  const built = spawnSync(cc, ['-shared', '-fPIC', '-o', join(dir, 'prebuilds', ours, 'seqsam.node'), source]);
   assert.equal(built.status, 0);
-  writeFileSync(join(dir, 'prebuilds', name, 'seqsam.json'), JSON.stringify(meta()));
+  writeFileSync(join(dir, 'prebuilds', ours, 'seqsam.json'), JSON.stringify(oursMeta));
   const r = loadIn(dir);
   assert.equal(r.code, 'ERR_NATIVE');
   assert.match(r.message, /crashed while loading \(SIGSEGV\)/);
