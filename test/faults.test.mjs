@@ -14,16 +14,19 @@ import { mulberry32, tempDir } from './helpers.mjs';
 const child = (name) => fileURLToPath(new URL(`./children/${name}`, import.meta.url));
 
 // Runs a child; kills it with SIGKILL `killAfterMs` after it started, or after `trigger(output)` first
-// holds. Resolves with how it ended.
+// holds. Resolves with how it ended, and when (ms after the start) each of its output lines arrived.
 function runChild(script, args, killAfterMs, trigger) {
   return new Promise((resolve, reject) => {
+    const started = performance.now();
     const p = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timer = null;
+    const lineTimes = [];
     const arm = () => (timer ??= setTimeout(() => p.kill('SIGKILL'), killAfterMs));
     p.stdout.on('data', (d) => {
       stdout += d;
+      while (lineTimes.length < stdout.split('\n').length - 1) lineTimes.push(performance.now() - started);
       if (trigger && killAfterMs !== undefined && trigger(stdout)) arm();
     });
     p.stderr.on('data', (d) => (stderr += d));
@@ -31,7 +34,7 @@ function runChild(script, args, killAfterMs, trigger) {
     p.on('error', reject);
     p.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, lineTimes });
     });
   });
 }
@@ -76,6 +79,13 @@ test('training killed at random points and resumed ends with the uninterrupted w
   const duration = Date.now() - started;
   assert.equal(straight.code, 0, straight.stderr);
   const steps = JSON.parse(straight.stdout.trim().split('\n').at(-1)).steps;
+  // The time one step takes here (training and saving), from when the uninterrupted run's step lines
+  // arrived: the kills below land within that much after a chosen step, so each lands mid-run on a
+  // fast machine as on a slow one.
+  const stepLines = straight.stdout.split('\n').flatMap((line, i) => (/^step \d+$/.test(line) ? [straight.lineTimes[i]] : []));
+  assert.equal(stepLines.length, steps, straight.stdout);
+  assert.ok(steps >= 5, `${steps} steps leave room for three kills`);
+  const stepMs = (stepLines.at(-1) - stepLines[0]) / (steps - 1);
 
   const random = mulberry32(21);
   const ckDir = join(dir, 'killed');
@@ -83,10 +93,12 @@ test('training killed at random points and resumed ends with the uninterrupted w
   let finished = null;
   const log = [];
   for (let attempt = 0; attempt < 12 && !finished; attempt++) {
-    // The first three runs die at a random point after a random step (mid-step or mid-save); later ones
-    // run to the end.
-    const atStep = 1 + Math.floor(random() * (steps - 1));
-    const killAfter = attempt < 3 ? Math.floor(random() * 60) : undefined;
+    // The first three runs die at a random moment (mid-step or mid-save) within one step's time after a
+    // random step, each in its own third of steps 1 … steps − 2, so at least two steps are still to run;
+    // later runs go to the end.
+    const third = (steps - 2) / 3;
+    const atStep = attempt < 3 ? 1 + Math.floor(attempt * third + random() * third) : steps;
+    const killAfter = attempt < 3 ? Math.floor(random() * stepMs) : undefined;
     const r = await runChild(script, [ckDir, join(dir, 'resumed.safetensors')], killAfter, (out) => [...out.matchAll(/^step (\d+)$/gm)].some((m) => Number(m[1]) >= atStep));
     log.push(killAfter === undefined ? `no kill: exit ${r.code}` : `${killAfter} ms after step ${atStep}: ${r.signal ?? `exit ${r.code}`}`);
     if (r.signal === 'SIGKILL') {
@@ -106,15 +118,19 @@ test('training killed at random points and resumed ends with the uninterrupted w
   const b = await readAll(join(dir, 'resumed.safetensors'));
   assert.deepEqual(Object.keys(b.tensors).sort(), Object.keys(a.tensors).sort());
   for (const name of Object.keys(a.tensors)) assert.ok(a.tensors[name].equals(b.tensors[name]), `${name} is bit-identical`);
-  t.diagnostic(`${log.join('; ')}; ${steps} steps, ${Object.keys(a.tensors).length} tensors compared (weights and optimizer state)`);
+  t.diagnostic(`${log.join('; ')}; ${steps} steps of ${Math.round(stepMs)} ms, ${Object.keys(a.tensors).length} tensors compared (weights and optimizer state)`);
 });
 
 test('an allocation beyond the machine is a catchable ERR_OUT_OF_MEMORY; the process works on', async () => {
   const model = await SeqSam.load({ config: tinyConfig, seed: 1 });
   const embedding = await model.embed({ data: new Uint8Array(64 * 48 * 3).fill(9), width: 64, height: 48, channels: 3 });
   const before = tensorStats();
-  // Masks at a 10⁶ × 10⁶ original size: terabytes, refused by the allocator at once.
-  const huge = new ImageEmbedding(embedding.tensor, [1_000_000, 1_000_000], [256, 256]);
+  // Masks at a 4·10⁸ × 4·10⁸ original size: 6.4·10¹⁷ bytes for one float mask, more than any x86-64 or
+  // arm64 address space holds (2⁵⁷ ≈ 1.4·10¹⁷ bytes with 5-level paging), so every allocator refuses it at
+  // once, overcommitting or not; the sizes stay far from int64 overflow (< 2⁶³ bytes for all the masks).
+  const side = 400_000_000;
+  assert.ok(side * side * 4 > 2 ** 57 && side * side * 4 * 2 * 3 < 2 ** 63);
+  const huge = new ImageEmbedding(embedding.tensor, [side, side], [256, 256]);
   await assert.rejects(model.predict(huge, { box: [0, 0, 10, 10], numMasks: 2 }), (e) => {
     assert.ok(e instanceof SeqsamError);
     assert.equal(e.code, 'ERR_OUT_OF_MEMORY', e.message);
