@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import test from 'node:test';
 
@@ -8,14 +9,27 @@ import { info, manualSeed, setThreads, SeqsamError } from '../dist/lib/index.js'
 
 const cli = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));
 
+// The CPUs online, as std::thread::hardware_concurrency counts them (glibc: /sys/devices/system/cpu/online,
+// e.g. "0-15" or "0,2-5"). Not availableParallelism(): that counts only the CPUs this process may run on,
+// fewer under taskset or a container's cpuset.
+function onlineCpus() {
+  const file = '/sys/devices/system/cpu/online';
+  if (!existsSync(file)) return cpus().length;
+  return readFileSync(file, 'utf8').trim().split(',').reduce((n, range) => {
+    const [from, to = from] = range.split('-').map(Number);
+    return n + to - from + 1;
+  }, 0);
+}
+
 test('info reports versions, devices and the loaded binary', () => {
   const i = info();
   assert.match(i.version, /^\d+\.\d+\.\d+/);
   assert.match(i.torchVersion, /^\d+\.\d+/);
   assert.ok(i.binary.endsWith('seqsam.node'));
-  assert.equal(i.hardwareThreads, availableParallelism());
+  assert.equal(i.hardwareThreads, onlineCpus());
+  assert.ok(i.hardwareThreads >= availableParallelism());
   // Debian's LibTorch starts at one thread; the addon widens it to the machine.
-  assert.equal(i.threads, availableParallelism());
+  assert.equal(i.threads, i.hardwareThreads);
   assert.equal(typeof i.cuda, 'boolean');
   assert.ok(i.cudaDevices >= 0);
 });
