@@ -10,7 +10,9 @@ export type ErrorCode =
   | 'ERR_TORCH'
   | 'ERR_NATIVE'
   | 'ERR_ABORTED'
-  | 'ERR_DATA';
+  | 'ERR_DATA'
+  // a training step whose loss or gradients are NaN or infinite (nothing was updated)
+  | 'ERR_NUMERIC';
 
 export class SeqsamError extends Error {
   readonly code: ErrorCode;

@@ -126,6 +126,14 @@ export function summarize(perImage: PerImageMetrics): { mean: MetricSummary; std
 
 // A short text table, one line per metric: "name  mean ± std".
 export function format(result: { mean: MetricSummary; std: MetricSummary }, digits = 4): string {
+  if (!Number.isInteger(digits) || digits < 0 || digits > 100) throw new SeqsamError('ERR_ARGUMENT', `metrics.format: digits must be an integer in 0..100 (got ${String(digits)})`);
+  for (const part of ['mean', 'std'] as const) {
+    const values = (result as Partial<typeof result> | null | undefined)?.[part];
+    if (values === null || typeof values !== 'object') throw new SeqsamError('ERR_ARGUMENT', `metrics.format: result.${part} must be an object of metric values (pass what compute() returns)`);
+    for (const [key] of metricNames) {
+      if (typeof values[key] !== 'number') throw new SeqsamError('ERR_ARGUMENT', `metrics.format: result.${part}.${key} must be a number (got ${String(values[key])})`);
+    }
+  }
   const width = Math.max(...metricNames.map(([key]) => key.length));
   const num = (v: number) => (Number.isNaN(v) ? 'nan' : v.toFixed(digits));
   return metricNames.map(([key]) => `${key.padEnd(width)}  ${num(result.mean[key])} ± ${num(result.std[key])}`).join('\n');

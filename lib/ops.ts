@@ -10,6 +10,18 @@ interface NativeOps {
   stack(tensors: NativeTensor[], dim: number): NativeTensor;
   cat(tensors: NativeTensor[], dim: number): NativeTensor;
   select(tensor: NativeTensor, dim: number, index: number): NativeTensor;
+  valueStats(tensor: NativeTensor): Promise<ValueStats>;
+}
+
+/** What a tensor's values look like, for input validation: min and max are NaN for an empty tensor or one holding a NaN. */
+export interface ValueStats {
+  count: number;
+  min: number;
+  max: number;
+  // NaN or infinite values (always 0 for integer and bool tensors)
+  nonFinite: number;
+  // values with a fractional part (NaN counts; 0 for integer and bool tensors)
+  nonIntegral: number;
 }
 
 const ops = () => addon().ops as NativeOps;
@@ -45,4 +57,9 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
 // A copy of index `index` along `dim` (e.g. one image of a batch).
 export function select(tensor: Tensor, dim: number, index: number): Tensor {
   return new Tensor(nativeSync(() => ops().select(tensor.handle, dim, index)));
+}
+
+/** Count, min, max and the non-finite and non-integral values of a tensor, by reductions on its own device (no copy through JS). */
+export async function valueStats(tensor: Tensor): Promise<ValueStats> {
+  return nativeCall(() => ops().valueStats(tensor.handle));
 }

@@ -39,8 +39,11 @@ export function setThreads(options: ThreadOptions | number): void {
   const current = addon().runtimeInfo();
   const torch = o.torch ?? current.threads;
   const blas = o.blas ?? Math.max(1, current.blasThreads);
+  // More threads than the machine runs at once only oversubscribe it (1000 made predict 23x slower).
+  const most = Math.max(1, current.hardwareThreads);
   for (const [name, value] of [['torch', torch], ['blas', blas]] as const) {
     if (!Number.isInteger(value) || value < 1) throw new SeqsamError('ERR_ARGUMENT', `setThreads: ${name} must be a positive integer (got ${value})`);
+    if (value > most) throw new SeqsamError('ERR_ARGUMENT', `setThreads: ${name} must be at most ${most}, the machine's hardware threads (got ${value})`);
   }
   nativeSync(() => addon().setThreads(torch, blas));
 }

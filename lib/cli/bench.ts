@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { CommandModule } from 'yargs';
 
 import { mulberry32 } from '../data/synthetic.js';
+import { SeqsamError } from '../errors.js';
 import { ImageEmbedding } from '../model/embedding.js';
 import type { Precision } from '../model/native-model.js';
 import { Sam } from '../model/sam.js';
@@ -265,6 +266,7 @@ export const benchCommand: CommandModule<object, { case?: string[]; repeats: num
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object: named results with units and settings' })
       .example('$0 bench --case train --json', 'the training step only, as JSON'),
   handler: async (args) => {
+    if (!Number.isInteger(args.repeats) || args.repeats < 1) throw new SeqsamError('ERR_ARGUMENT', `--repeats must be a positive integer (got ${args.repeats})`);
     const before = info();
     const entries: Entry[] = [];
     const chosen = (args.case?.length ? args.case : defaultSuites) as Suite[];

@@ -5,10 +5,11 @@ import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 
 import { detectFormat, readSafetensorsHeader } from '../checkpoint/index.js';
+import { parseMetadataJson } from '../checkpoint/metadata-json.js';
 import { SeqsamError } from '../errors.js';
 import { presets, tinyConfig, type SamConfig, type SamPreset } from '../model/config.js';
 import { SeqSam, type TrainingOptions } from '../model/seqsam.js';
-import { setThreads } from '../runtime.js';
+import { info, setThreads } from '../runtime.js';
 
 export const objectives = ['seqsam', 'sam-mcl', 'sam-det'] as const;
 
@@ -50,7 +51,7 @@ export async function architecture(args: ModelArgs, metadata: Record<string, str
       throw new SeqsamError('ERR_ARGUMENT', `--config ${args.config}: not a readable JSON file (${(error as Error).message})`);
     }
   }
-  if (metadata.config) return { config: JSON.parse(metadata.config) as SamConfig };
+  if (metadata.config) return { config: parseMetadataJson<SamConfig>(args.checkpoint ?? 'checkpoint', metadata, 'config') };
   if (args.checkpoint) throw new SeqsamError('ERR_ARGUMENT', `--checkpoint ${args.checkpoint} does not record its architecture: give --preset (vit_b, vit_l, vit_h) or --config`);
   return { config: tinyConfig };
 }
@@ -58,11 +59,14 @@ export async function architecture(args: ModelArgs, metadata: Record<string, str
 // Builds the model; `training` overrides (or completes) the setup a checkpoint records.
 export async function loadModel(args: ModelArgs, training?: TrainingOptions): Promise<SeqSam> {
   if (args.threads !== undefined) {
-    if (!Number.isInteger(args.threads) || args.threads < 1) throw new SeqsamError('ERR_ARGUMENT', `--threads must be a positive integer (got ${args.threads})`);
+    const most = Math.max(1, info().hardwareThreads);
+    if (!Number.isInteger(args.threads) || args.threads < 1 || args.threads > most) {
+      throw new SeqsamError('ERR_ARGUMENT', `--threads must be an integer in 1..${most}, the machine's hardware threads (got ${args.threads})`);
+    }
     setThreads({ torch: args.threads });
   }
   const metadata = args.checkpoint ? await checkpointMetadata(args.checkpoint) : {};
-  const recorded = metadata.training ? (JSON.parse(metadata.training) as TrainingOptions) : undefined;
+  const recorded = args.checkpoint ? parseMetadataJson<TrainingOptions>(args.checkpoint, metadata, 'training') : undefined;
   const objective = args.model ?? training?.objective ?? recorded?.objective ?? 'seqsam';
   const setup: TrainingOptions = { ...recorded, ...training, objective, seed: training?.seed ?? recorded?.seed ?? args.seed };
   const model = await SeqSam.load({ ...(await architecture(args, metadata)), device: args.device, seed: args.seed, training: setup });

@@ -1,12 +1,13 @@
 // `seqsam predict`: image(s) + a box (or points) → M mask PNGs, an overlay, the rater-disagreement map
 // (mean and variance of the hypotheses), and JSON with the predicted IoUs and mask areas.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 
 import sharp from 'sharp';
 import type { Argv, CommandModule } from 'yargs';
 
 import { SeqsamError } from '../errors.js';
+import { ensureDirectory } from '../fs-paths.js';
 import { decodeEncoded } from '../model/image-input.js';
 import type { Box, Point } from '../model/prompts.js';
 import { maskColor } from '../report/colors.js';
@@ -67,7 +68,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         const mean = (await prediction.mean.toTypedArray()) as Float32Array;
 
         const dir = join(args.out, basename(file, extname(file)));
-        await mkdir(dir, { recursive: true });
+        await ensureDirectory('--out', dir);
         const base = toRgb(pixels);
         let picture = prompt.box ? drawBox(base, prompt.box, [255, 215, 0]) : base;
         const plane = width * height;

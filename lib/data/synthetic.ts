@@ -156,9 +156,15 @@ function generate(seed: number, index: number, size: number, raters: number, gro
   };
 }
 
-function positiveInt(name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new DataError(`synthetic: option ${name} must be an integer ≥ ${min}, got ${String(v)}`, 'ERR_ARGUMENT');
+/** The most images synthetic() makes: each has a group name held in memory, and far more is never a real use. */
+export const SYNTHETIC_MAX_COUNT = 1_000_000;
+/** The most raters synthetic() makes: every sample holds one mask per rater. */
+export const SYNTHETIC_MAX_RATERS = 256;
+
+function positiveInt(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    const range = max < Number.MAX_SAFE_INTEGER ? ` in ${min}..${max}` : ` ≥ ${min}`;
+    throw new DataError(`synthetic: option ${name} must be an integer${range}, got ${String(v)}`, 'ERR_ARGUMENT');
   }
   return v;
 }
@@ -166,10 +172,10 @@ function positiveInt(name: string, v: unknown, min: number): number {
 /** A deterministic synthetic multi-rater dataset (see the modes above). */
 export function synthetic(options: SyntheticOptions): SyntheticDataset {
   if (options === null || typeof options !== 'object') throw new DataError('synthetic: options { count } are required', 'ERR_ARGUMENT');
-  const count = positiveInt('count', options.count, 1);
+  const count = positiveInt('count', options.count, 1, SYNTHETIC_MAX_COUNT);
   const size = positiveInt('size', options.size ?? 64, 8);
   if (size > 8192) throw new DataError(`synthetic: option size must be ≤ 8192, got ${size}`, 'ERR_ARGUMENT');
-  const raters = positiveInt('raters', options.raters ?? 4, 1);
+  const raters = positiveInt('raters', options.raters ?? 4, 1, SYNTHETIC_MAX_RATERS);
   const perGroup = positiveInt('perGroup', options.perGroup ?? 4, 1);
   const seed = options.seed ?? 0;
   if (typeof seed !== 'number' || !Number.isInteger(seed)) {

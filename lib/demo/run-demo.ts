@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
+import { ensureDirectory } from '../fs-paths.js';
 import { synthetic } from '../data/synthetic.js';
 import { splitByGroup } from '../data/split.js';
 import { tinyConfig, type SamConfig } from '../model/config.js';
@@ -76,6 +77,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const dataset = synthetic({ count: options.count ?? 160, size: options.size ?? 64, raters: 4, seed });
   const split = splitByGroup(dataset, { seed, fractions: [0.75, 0.1, 0.15] });
   log(`synthetic set: ${dataset.length} images (${split.train.length} train / ${split.val.length} val / ${split.test.length} test), ${dataset.raters} raters, ${dataset.size}² px`);
+  await ensureDirectory('demo: out', out);
   await mkdir(join(out, 'montages'), { recursive: true });
 
   // Every model shares one frozen encoder (same seed), so each image is embedded once for all of them.

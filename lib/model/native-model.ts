@@ -20,7 +20,7 @@ export interface NativeModelHandle {
   device(): string;
   precision(): Precision;
   parameterShapes(scope: WeightScope): Record<string, number[]>;
-  load(tensors: Record<string, NativeTensor>, strict: boolean, scope: WeightScope): Promise<void>;
+  load(tensors: Record<string, NativeTensor>, strict: boolean, scope: WeightScope, optimizerState?: Record<string, NativeTensor>): Promise<void>;
   stateDict(scope: WeightScope): Record<string, NativeTensor>;
   embed(image: NativeTensor): Promise<{ embeddings: NativeTensor; inputSize: [number, number] }>;
   predict(
@@ -55,7 +55,12 @@ export interface ModelOptions {
   precision?: Precision;
   // Seeds the random initialisation of whatever the checkpoint does not set.
   seed?: number;
-  // Reject checkpoints with missing, unexpected or mis-shaped tensors (default true).
+  /**
+   * Reject checkpoints with missing or unexpected tensors (default true). `strict: false` tolerates those
+   * (the model keeps its own values for what is missing) but, as PyTorch's load_state_dict(strict=False),
+   * still refuses a tensor whose shape differs from the model's, or a name given twice: such a checkpoint
+   * was made for another architecture, and loading part of it would be silently wrong.
+   */
   strict?: boolean;
 }
 
@@ -99,8 +104,14 @@ export class ModelBase implements Disposable {
   }
 
   // Loads weights from a checkpoint file; returns its metadata. Tensors outside `scope` that the file
-  // holds (e.g. a SeqSAM cell when loading into plain SAM) are ignored, never half-loaded.
-  protected async loadWeights(path: string, scope: WeightScope, strict: boolean): Promise<{ metadata: Record<string, string>; extra: NamedTensors }> {
+  // holds (e.g. a SeqSAM cell when loading into plain SAM) are ignored, never half-loaded. `optimizerState`
+  // picks the optimizer state (if any) to load with the weights: both are checked before either is applied.
+  protected async loadWeights(
+    path: string,
+    scope: WeightScope,
+    strict: boolean,
+    optimizerState?: (metadata: Record<string, string>, extra: NamedTensors) => Record<string, NativeTensor> | undefined,
+  ): Promise<{ metadata: Record<string, string>; extra: NamedTensors }> {
     const { tensors, metadata } = await readCheckpoint(path);
     const extra: NamedTensors = {};
     try {
@@ -113,9 +124,13 @@ export class ModelBase implements Disposable {
       // Unknown names go in as they are, so that strict loading lists them.
       const ignored = scope === 'sam' ? (n: string) => /^(sam\.)?cell\./.test(n) : () => false;
       for (const name of mapping.unmatched) if (!ignored(name)) named[name] = tensors[name].handle;
-      await nativeCall(() => this.handle.load(named, strict, scope)).catch((error: Error & { code?: string }) => {
+      const optimizer = optimizerState?.(metadata, extra);
+      await nativeCall(() => this.handle.load(named, strict, scope, optimizer)).catch((error: Error & { code?: string }) => {
         throw new SeqsamError('ERR_CHECKPOINT', `${path}: ${error.message}`, { cause: error });
       });
+    } catch (error) {
+      disposeAll(extra);
+      throw error;
     } finally {
       for (const [name, t] of Object.entries(tensors)) if (!(name in extra)) t.dispose();
     }
@@ -128,6 +143,7 @@ export class ModelBase implements Disposable {
   }
 
   protected async saveTensors(path: string, scope: WeightScope, extra: NamedTensors, metadata: Record<string, string>): Promise<void> {
+    if (typeof path !== 'string' || path === '') throw new SeqsamError('ERR_ARGUMENT', `save: path must be a non-empty string (got ${typeof path === 'string' ? '""' : String(path)})`);
     const weights = this.stateDict(scope);
     try {
       await writeSafetensors(path, { ...weights, ...extra }, { format: 'seqsam', version: packageVersion(), config: JSON.stringify(this.config), ...metadata });

@@ -24,8 +24,12 @@ export interface PackedPrompts {
   dispose(): void;
 }
 
-function checkPoint([x, y]: Point, where: string, width: number, height: number): void {
-  if (!Number.isFinite(x) || !Number.isFinite(y)) throw new SeqsamError('ERR_ARGUMENT', `${where} = (${x}, ${y}) is not a finite coordinate`);
+function checkPoint(point: unknown, where: string, width: number, height: number): void {
+  if (!Array.isArray(point) || point.length !== 2) throw new SeqsamError('ERR_ARGUMENT', `${where} must be an [x, y] pair (got ${JSON.stringify(point) ?? String(point)})`);
+  const [x, y] = point as Point;
+  if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y)) {
+    throw new SeqsamError('ERR_ARGUMENT', `${where} = (${x}, ${y}) is not a finite coordinate`);
+  }
   if (x < 0 || y < 0 || x > width || y > height) {
     throw new SeqsamError('ERR_ARGUMENT', `${where} = (${x}, ${y}) lies outside the ${width}×${height} image`);
   }
@@ -39,23 +43,36 @@ function checkBox(box: Box, where: string, width: number, height: number): void 
   if (x1 < x0 || y1 < y0) throw new SeqsamError('ERR_ARGUMENT', `${where} = [${box.join(', ')}] has x1 < x0 or y1 < y0`);
 }
 
-// Validates against the original image size and packs prompts into (B, ...) tensors.
+function checkList(value: unknown, field: string): void {
+  if (value !== undefined && !Array.isArray(value)) throw new SeqsamError('ERR_ARGUMENT', `prompt: ${field} must be an array`);
+}
+
+/** Refuses a missing or non-object prompt with ERR_ARGUMENT (before anything reads its fields). */
+export function checkPromptObject(what: string, prompt: unknown): asserts prompt is PromptInput {
+  if (prompt === null || typeof prompt !== 'object' || Array.isArray(prompt)) {
+    throw new SeqsamError('ERR_ARGUMENT', `${what}: give a prompt object, e.g. { box: [x0, y0, x1, y1] } or { points: [[x, y]], pointLabels: [1] } (got ${String(prompt)})`);
+  }
+}
+
+// Validates against the original image size and packs prompts into (B, ...) tensors. Everything is
+// checked before the first tensor is made, so a refused prompt leaves nothing behind.
 export function packPrompts(input: PromptInput, width: number, height: number, device = 'cpu'): PackedPrompts {
+  checkPromptObject('predict', input);
+  for (const field of ['points', 'pointLabels', 'box', 'boxes', 'pointSets', 'pointLabelSets'] as const) checkList(input[field], field);
   const boxes = input.boxes ?? (input.box ? [input.box] : undefined);
   const pointSets = input.pointSets ?? (input.points ? [input.points] : undefined);
   const labelSets = input.pointLabelSets ?? (input.pointLabels ? [input.pointLabels] : undefined);
   if (!boxes && !pointSets) throw new SeqsamError('ERR_ARGUMENT', 'prompt: give points or a box');
   const batch = boxes?.length ?? pointSets!.length;
   if (batch === 0) throw new SeqsamError('ERR_ARGUMENT', 'prompt: the prompt list is empty');
-  const tensors: PackedPrompts['tensors'] = {};
-  if (boxes) {
-    boxes.forEach((b, i) => checkBox(b, boxes.length > 1 ? `boxes[${i}]` : 'box', width, height));
-    tensors.boxes = Tensor.from(Float32Array.from(boxes.flat()), [batch, 4], { device });
-  }
+  if (boxes) boxes.forEach((b, i) => checkBox(b, boxes.length > 1 ? `boxes[${i}]` : 'box', width, height));
+  let n = 0;
   if (pointSets) {
     if (pointSets.length !== batch) throw new SeqsamError('ERR_SHAPE', `prompt: ${pointSets.length} point sets for ${batch} boxes`);
     if (!labelSets || labelSets.length !== batch) throw new SeqsamError('ERR_ARGUMENT', 'prompt: pointLabels must accompany points, one label per point');
-    const n = pointSets[0].length;
+    pointSets.forEach((set, i) => checkList(set, `pointSets[${i}]`));
+    labelSets.forEach((set, i) => checkList(set, `pointLabelSets[${i}]`));
+    n = pointSets[0].length;
     if (n === 0) throw new SeqsamError('ERR_ARGUMENT', 'prompt: points is empty');
     pointSets.forEach((set, i) => {
       if (set.length !== n) throw new SeqsamError('ERR_SHAPE', `prompt: every point set needs ${n} points (set ${i} has ${set.length})`);
@@ -65,15 +82,22 @@ export function packPrompts(input: PromptInput, width: number, height: number, d
         if (l !== 0 && l !== 1 && l !== -1) throw new SeqsamError('ERR_ARGUMENT', `pointLabels[${j}] = ${l}: use 1 (foreground), 0 (background) or -1 (ignore)`);
       });
     });
-    tensors.points = Tensor.from(Float32Array.from(pointSets.flat(2)), [batch, n, 2], { device });
-    tensors.pointLabels = Tensor.from(Int32Array.from(labelSets.flat()), [batch, n], { device });
+  }
+  if (input.maskInput !== undefined && !(input.maskInput instanceof Tensor)) throw new SeqsamError('ERR_ARGUMENT', 'prompt: maskInput must be a Tensor');
+  const tensors: PackedPrompts['tensors'] = {};
+  const dispose = () => {
+    for (const [key, t] of Object.entries(tensors)) if (key !== 'maskInput') t.dispose();
+  };
+  try {
+    if (boxes) tensors.boxes = Tensor.from(Float32Array.from(boxes.flat()), [batch, 4], { device });
+    if (pointSets) {
+      tensors.points = Tensor.from(Float32Array.from(pointSets.flat(2)), [batch, n, 2], { device });
+      tensors.pointLabels = Tensor.from(Int32Array.from(labelSets!.flat()), [batch, n], { device });
+    }
+  } catch (error) {
+    dispose();
+    throw error;
   }
   if (input.maskInput) tensors.maskInput = input.maskInput;
-  return {
-    batch,
-    tensors,
-    dispose() {
-      for (const [key, t] of Object.entries(tensors)) if (key !== 'maskInput') t.dispose();
-    },
-  };
+  return { batch, tensors, dispose };
 }

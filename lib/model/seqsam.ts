@@ -5,7 +5,10 @@ import type { NativeTensor } from '../native.js';
 import { type NamedTensors, Tensor, disposeAll, wrapNamed } from '../tensor.js';
 import type { ImageEmbedding } from './embedding.js';
 import { ModelBase, createNativeModel, type ModelOptions, type NativeStepResult } from './native-model.js';
-import { packPrompts, type PromptInput } from './prompts.js';
+import { checkPromptObject, packPrompts, type PromptInput } from './prompts.js';
+import { checkStepOptions, checkTrainingOptions, checkedBatchHandles } from './training-checks.js';
+import { parseMetadataJson } from '../checkpoint/metadata-json.js';
+import { checkKeys, checkNumMasks, checkObject } from '../validate.js';
 import { prediction, type SamPrediction } from './sam.js';
 
 export interface TrainingOptions {
@@ -76,15 +79,6 @@ function stepResult(r: NativeStepResult): StepResult {
   return { ...out, dispose, [Symbol.dispose]: dispose };
 }
 
-function batchHandles(batch: TrainBatch): Record<string, NativeTensor> {
-  const out: Record<string, NativeTensor> = {};
-  for (const [key, value] of Object.entries(batch)) {
-    if (value instanceof Tensor) out[key] = value.handle;
-    else if (value !== undefined) throw new SeqsamError('ERR_ARGUMENT', `batch.${key} must be a Tensor`);
-  }
-  return out;
-}
-
 export class SeqSam extends ModelBase {
   #training: TrainingOptions | null = null;
 
@@ -108,17 +102,21 @@ export class SeqSam extends ModelBase {
     const strict = options.strict ?? true;
     const names = await this.checkpointNames(path);
     const scope = names.some((n) => /^(sam\.)?cell\./.test(n)) ? 'all' : 'sam';
-    const { metadata, extra } = await this.loadWeights(path, scope, strict);
+    // Weights and optimizer state go in together, after both are checked: a refused checkpoint leaves the
+    // model as it was (its training setup too, when the checkpoint's own was about to be adopted).
+    const trainingBefore = this.#training;
     try {
-      if (metadata.training && !this.#training) this.configureTraining(JSON.parse(metadata.training) as TrainingOptions);
-      const optimizer: Record<string, NativeTensor> = {};
-      for (const [name, t] of Object.entries(extra)) optimizer[name.slice('optimizer.'.length)] = t.handle;
-      if (Object.keys(optimizer).length && this.#training) {
-        const handle = this.handle;
-        await nativeCall(() => handle.loadOptimizerState(optimizer));
-      }
-    } finally {
+      const { extra } = await this.loadWeights(path, scope, strict, (metadata, extra) => {
+        const training = parseMetadataJson<TrainingOptions>(path, metadata, 'training');
+        if (training && !this.#training) this.configureTraining(training);
+        const optimizer: Record<string, NativeTensor> = {};
+        for (const [name, t] of Object.entries(extra)) optimizer[name.slice('optimizer.'.length)] = t.handle;
+        return Object.keys(optimizer).length && this.#training ? optimizer : undefined;
+      });
       disposeAll(extra);
+    } catch (error) {
+      this.#training = trainingBefore;
+      throw error;
     }
   }
 
@@ -134,6 +132,7 @@ export class SeqSam extends ModelBase {
 
   // Sets up the objective and a fresh AdamW (lr 1e-4, weight decay 0.01 unless told otherwise).
   configureTraining(options: TrainingOptions = {}): void {
+    checkTrainingOptions(options);
     nativeSync(() => this.handle.configureTraining(options));
     this.#training = { ...options };
   }
@@ -147,8 +146,8 @@ export class SeqSam extends ModelBase {
   // M masks for each prompt: masks (B, M, H, W) at the original size, plus mean and variance maps. A model
   // trained as a baseline answers as it was trained: SAM-MCL with its 3 heads, sam-det with one mask.
   async predict(embedding: ImageEmbedding, prompt: SeqSamPredictOptions): Promise<SeqSamPrediction> {
-    const numMasks = prompt.numMasks ?? 4;
-    if (!Number.isInteger(numMasks) || numMasks < 1 || numMasks > 1024) throw new SeqsamError('ERR_ARGUMENT', `numMasks must be an integer in 1..1024 (got ${numMasks})`);
+    checkPromptObject('SeqSam.predict', prompt);
+    const numMasks = checkNumMasks('numMasks', prompt.numMasks ?? 4);
     const objective = this.#training?.objective ?? 'seqsam';
     if (prompt.maskInput) throw new SeqsamError('ERR_ARGUMENT', 'SeqSam.predict: maskInput is not a SeqSAM prompt (the model feeds back its own masks)');
     const [height, width] = embedding.originalSize;
@@ -181,18 +180,29 @@ export class SeqSam extends ModelBase {
     if (!this.#training) throw new SeqsamError('ERR_ARGUMENT', 'call configureTraining() (or load with { training }) before training');
   }
 
-  // Forward, loss, backward and one AdamW step, natively. `lr` overrides the learning rate from now on.
+  /**
+   * Forward, loss, backward and one AdamW step, natively. `lr` (finite, ≥ 0) overrides the learning rate
+   * from now on; `update: false` stops after the backward pass. Labels and label masks must hold only 0
+   * and 1. A step whose loss or gradient norm is NaN or infinite throws ERR_NUMERIC and leaves the weights
+   * and the optimizer state as they were.
+   */
   async trainStep(batch: TrainBatch, options: { lr?: number; update?: boolean } = {}): Promise<StepResult> {
     this.requireTraining();
+    checkStepOptions(options);
+    const handles = await checkedBatchHandles('trainStep', batch);
     const handle = this.handle;
-    return stepResult(await nativeCall(() => handle.trainStep(batchHandles(batch), options)));
+    return stepResult(await nativeCall(() => handle.trainStep(handles, options)));
   }
 
   // All numMasks hypotheses against all K labels (no pooling, no label mask), without gradients.
   async evalStep(batch: TrainBatch, options: { numMasks?: number } = {}): Promise<StepResult> {
     this.requireTraining();
+    checkObject('evalStep options', options);
+    checkKeys('evalStep options', options, ['numMasks']);
+    const numMasks = checkNumMasks('evalStep: options.numMasks', options.numMasks ?? this.#training?.numMasks ?? 4);
+    const handles = await checkedBatchHandles('evalStep', batch);
     const handle = this.handle;
-    return stepResult(await nativeCall(() => handle.evalStep(batchHandles(batch), options.numMasks ?? this.#training?.numMasks ?? 4)));
+    return stepResult(await nativeCall(() => handle.evalStep(handles, numMasks)));
   }
 
   // Gradients left by the last trainStep, by parameter name (copies).

@@ -24,7 +24,7 @@ import { SeqsamError } from '../errors.js';
 import { cudaMemory } from '../runtime.js';
 import type { ImageEmbedding } from '../model/embedding.js';
 import type { ImageInput, ImageOptions } from '../model/image-input.js';
-import { cat } from '../ops.js';
+import { cat, valueStats } from '../ops.js';
 import { type NamedTensors, Tensor, disposeAll } from '../tensor.js';
 
 // What the cache needs of a model (SeqSam and Sam both fit).
@@ -302,7 +302,17 @@ export class EmbeddingCache implements Disposable {
     try {
       const stored = read.tensors.embedding;
       if (read.metadata.key !== key || !stored || stored.shape.length !== 4 || stored.shape[0] !== 1) return null;
-      return await stored.to({ dtype: 'float32', device });
+      const tensor = await stored.to({ dtype: 'float32', device });
+      // A NaN here would surface much later as a NaN cost matrix: name the file now.
+      const { nonFinite } = await valueStats(tensor).catch((error: unknown) => {
+        tensor.dispose();
+        throw error;
+      });
+      if (nonFinite > 0) {
+        tensor.dispose();
+        throw new SeqsamError('ERR_DATA', `${path}: the cached embedding holds ${nonFinite} NaN or infinite value(s); delete the file to embed the image again`);
+      }
+      return tensor;
     } finally {
       disposeAll(read.tensors);
     }

@@ -7,15 +7,18 @@
 // objective seeds its own draws by (training seed, optimizer step). A checkpoint records the position
 // (epoch, batches done in it, global step) next to the weights and the optimizer state, so a run resumed
 // from it takes the same steps with the same losses as one that was never interrupted.
-import { appendFile, mkdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { appendFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 
+import { parseMetadataJson } from '../checkpoint/metadata-json.js';
 import { readSafetensorsHeader } from '../checkpoint/safetensors.js';
 import { prepareTargets, type BoxSource } from '../data/prepare.js';
 import { collectGroups, splitByGroup } from '../data/split.js';
 import { hashSeed, mulberry32 } from '../data/synthetic.js';
 import type { Dataset, Sample } from '../data/types.js';
 import { SeqsamError, isSeqsamError } from '../errors.js';
+import { ensureDirectory, ensureFileLocation, pathError } from '../fs-paths.js';
+import { checkRate } from '../validate.js';
 import type { MetricName, MetricSummary } from '../metrics.js';
 import type { SeqSam, TrainBatch, TrainingOptions } from '../model/seqsam.js';
 import { EmbeddingCache, type EmbeddingCacheOptions, type EmbeddingCacheStats } from './embedding-cache.js';
@@ -73,7 +76,7 @@ export interface TrainOptions {
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   onEvaluate?: (event: EvaluationEvent) => void;
-  // JSON lines appended here: {type: 'start' | 'step' | 'eval' | 'checkpoint' | 'abort' | 'end', ...}.
+  // JSON lines appended here: {type: 'start' | 'step' | 'eval' | 'checkpoint' | 'abort' | 'diverged' | 'end', ...}.
   logFile?: string;
   // last.safetensors (every epoch end, every saveEvery steps, on abort) and best.safetensors go here.
   checkpointDir?: string;
@@ -154,10 +157,10 @@ function hashIndices(indices: readonly number[]): string {
 
 export async function readTrainerState(path: string): Promise<{ state: TrainerState; training: TrainingOptions | null; metadata: Record<string, string> }> {
   const { metadata } = await readSafetensorsHeader(path);
-  if (!metadata.trainer) throw new SeqsamError('ERR_CHECKPOINT', `${path}: not a checkpoint written by train() (no 'trainer' metadata)`);
-  const state = JSON.parse(metadata.trainer) as TrainerState;
+  const state = parseMetadataJson<TrainerState>(path, metadata, 'trainer');
+  if (!state) throw new SeqsamError('ERR_CHECKPOINT', `${path}: not a checkpoint written by train() (no 'trainer' metadata)`);
   if (state.version !== 1) throw new SeqsamError('ERR_CHECKPOINT', `${path}: trainer state version ${String(state.version)} is not supported`);
-  return { state, training: metadata.training ? (JSON.parse(metadata.training) as TrainingOptions) : null, metadata };
+  return { state, training: parseMetadataJson<TrainingOptions>(path, metadata, 'training') ?? null, metadata };
 }
 
 async function defaultSplit(dataset: Dataset): Promise<{ train: number[]; val: number[] }> {
@@ -244,11 +247,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const checkpointDir = options.checkpointDir;
   const lastPath = checkpointDir ? join(checkpointDir, 'last.safetensors') : undefined;
   const bestPath = checkpointDir ? join(checkpointDir, 'best.safetensors') : undefined;
-  if (checkpointDir) await mkdir(checkpointDir, { recursive: true });
-  if (options.logFile) await mkdir(dirname(options.logFile), { recursive: true });
+  if (checkpointDir) await ensureDirectory('train: checkpointDir', checkpointDir);
+  if (options.logFile) await ensureFileLocation('train: logFile', options.logFile);
 
   const log = async (record: Record<string, unknown>) => {
-    if (options.logFile) await appendFile(options.logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+    if (!options.logFile) return;
+    await appendFile(options.logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`).catch((error: unknown) => {
+      throw pathError('train: logFile', options.logFile!, error);
+    });
   };
   const stateAt = (pending: boolean): TrainerState => {
     // A finished epoch is the start of the next one.
@@ -340,6 +346,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new SeqsamError('ERR_ABORTED', `training was aborted at step ${step}${lastPath ? `; resume from ${lastPath}` : ''}`, { cause: options.signal?.reason });
   };
 
+  // The step left the weights as they were, but they are not saved again: the last checkpoint, if any,
+  // predates the divergence.
+  const diverged = async (error: SeqsamError, lr: number): Promise<never> => {
+    await log({ type: 'diverged', epoch, step, lr, message: error.message });
+    const where = lastCheckpoint ? `; the last checkpoint is ${lastCheckpoint}` : '';
+    throw new SeqsamError('ERR_NUMERIC', `train: step ${step + 1} (epoch ${epoch + 1}) diverged: ${error.message}${where}`, { cause: error });
+  };
+
   try {
     await log({ type: 'start', epochs, batchSize, totalSteps, stepsPerEpoch, seed, step, resume: options.resume ?? null, trainSize: trainIdx.length, valSize: valIdx.length, schedule: describeSchedule(scheduleSpec), training });
     if (evalPending && valIdx.length) {
@@ -361,13 +375,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const prepared = samples.map((s, j) =>
           prepareTargets(s, { imageSize, lowResSize, boxFrom: options.boxFrom ?? 'random-label', jitter: options.jitter ?? 0, rng: sampleRng(seed, epoch, indices[j]!) }),
         );
-        const lr = schedule(step);
+        // A schedule is user code: a NaN or negative rate stops here, before it can reach the weights.
+        const lr = checkRate(`train: the schedule's rate at step ${step}`, schedule(step));
         let loss: number;
         {
           using inputs = await stepInputs(model, cache, samples, prepared, device);
           const batch: TrainBatch = { embeddings: inputs.embeddings, boxes: inputs.boxes, labels: inputs.labels, labelMask: inputs.labelMask };
-          using result = await model.trainStep(batch, { lr });
-          loss = result.loss;
+          try {
+            using result = await model.trainStep(batch, { lr });
+            loss = result.loss;
+          } catch (error) {
+            if (isSeqsamError(error) && error.code === 'ERR_NUMERIC') await diverged(error, lr);
+            throw error;
+          }
         }
         step++;
         batchInEpoch++;

@@ -1,10 +1,13 @@
 // NativeModel: one SAM / SeqSAM model in native memory, with its trainer. All heavy calls run on the
 // thread pool; a per-model mutex keeps concurrent calls on one model in order.
+#include <cmath>
+#include <limits>
 #include <mutex>
 
 #include "bindings/js_convert.h"
 #include "bindings/registry.h"
 #include "core/async_task.h"
+#include "core/dtype.h"
 #include "core/errors.h"
 #include "core/js_errors.h"
 #include "core/tensor_handle.h"
@@ -87,6 +90,21 @@ seq::Prompts readPrompts(const Napi::Object& obj, const torch::Device& device, i
   return p;
 }
 
+// batch.picks: (B, P) integer steps of the rollout, each below its length max(numMasks, K).
+void checkPicks(const torch::Tensor& picks, int64_t batch, int64_t labelCount, const ModelState& state) {
+  require(picks.dim() == 2 && picks.size(0) == batch && picks.size(1) >= 1, code::kShape,
+          "batch.picks must be (B, P) with B = " + std::to_string(batch) + " and P >= 1, got [" + c10::Join(", ", picks.sizes()) + "]");
+  require(c10::isIntegralType(picks.scalar_type(), /*includeBool=*/false), code::kArgument,
+          "batch.picks must hold integer step indices, got dtype " + dtypeName(picks.scalar_type()));
+  if (!state.trainer) return;  // checked again once training is configured
+  const int64_t steps = std::max(state.trainer->config().numMasks, labelCount);
+  torch::Tensor host = picks.to(torch::kCPU, torch::kLong);
+  const int64_t low = host.min().item<int64_t>(), high = host.max().item<int64_t>();
+  require(low >= 0 && high < steps, code::kArgument,
+          "batch.picks: step " + std::to_string(low < 0 ? low : high) + " is outside 0.." + std::to_string(steps - 1) +
+              " (the rollout has max(numMasks, K) = " + std::to_string(steps) + " steps)");
+}
+
 seq::Batch readBatch(const Napi::Object& obj, const ModelState& state) {
   const std::string what = "batch";
   seq::Batch b;
@@ -98,6 +116,7 @@ seq::Batch readBatch(const Napi::Object& obj, const ModelState& state) {
   require(b.labels.defined(), code::kArgument, "batch.labels is required");
   require(b.labels.dim() == 4, code::kShape, "batch.labels must be (B, K, H, W), got [" + c10::Join(", ", b.labels.sizes()) + "]");
   const int64_t batch = b.labels.size(0);
+  require(batch >= 1, code::kShape, "batch.labels: the batch is empty (B = 0, shape [" + c10::Join(", ", b.labels.sizes()) + "])");
   const auto& config = state.model->config();
   const int64_t grid = config.embeddingSize();
   if (b.embeddings.defined()) {
@@ -109,7 +128,7 @@ seq::Batch readBatch(const Napi::Object& obj, const ModelState& state) {
     b.images = b.images.to(state.device, torch::kFloat);
   }
   if (b.labelMask.defined()) requireShape(b.labelMask, {batch, b.labels.size(1)}, "batch.labelMask");
-  if (b.picks.defined()) require(b.picks.dim() == 2 && b.picks.size(0) == batch, code::kShape, "batch.picks must be (B, P)");
+  if (b.picks.defined()) checkPicks(b.picks, batch, b.labels.size(1), state);
   b.prompts = readPrompts(obj, state.device, batch, what);
   return b;
 }
@@ -150,8 +169,10 @@ seq::TrainConfig readTrainConfig(const Napi::Object& o) {
   c.feedback = feedback == "backprop" ? seq::Feedback::Backprop : seq::Feedback::StopGradient;
   std::string reduction = str("reduction", "");
   if (!reduction.empty()) c.reduction = seq::parseReduction(reduction);
-  c.numMasks = static_cast<int64_t>(js::getNumberOr(o, "numMasks", 4, what));
-  require(c.numMasks >= 1 && c.numMasks <= 1024, code::kArgument, what + ".numMasks must be between 1 and 1024");
+  const double numMasks = js::getNumberOr(o, "numMasks", 4, what);
+  require(std::floor(numMasks) == numMasks && numMasks >= 1 && numMasks <= 1024, code::kArgument,
+          what + ".numMasks must be an integer between 1 and 1024 (got " + std::to_string(numMasks) + ")");
+  c.numMasks = static_cast<int64_t>(numMasks);
   c.optimizer.lr = js::getNumberOr(o, "lr", 1e-4, what);
   c.optimizer.weightDecay = js::getNumberOr(o, "weightDecay", 0.01, what);
   auto betas = o.Get("betas");
@@ -165,8 +186,17 @@ seq::TrainConfig readTrainConfig(const Napi::Object& o) {
   c.gradClip = js::getNumberOr(o, "gradClip", 0, what);
   c.trainEncoder = js::getBoolOr(o, "trainEncoder", false, what);
   c.seed = static_cast<uint64_t>(js::getNumberOr(o, "seed", 0, what));
-  require(c.optimizer.lr >= 0 && c.optimizer.eps > 0 && c.gradClip >= 0 && c.optimizer.weightDecay >= 0, code::kArgument,
-          what + ": lr, weightDecay and gradClip must be >= 0 and eps > 0");
+  // Each setting must be finite and fit a float32 scalar: the step applies them to float32 tensors.
+  const double limit = static_cast<double>(std::numeric_limits<float>::max());
+  auto inRange = [&](const char* key, double v, bool positive) {
+    require(std::isfinite(v) && (positive ? v > 0 : v >= 0) && v <= limit, code::kArgument,
+            what + "." + key + " must be a finite number " + (positive ? "> 0" : ">= 0") + " and at most " + std::to_string(limit) +
+                " (got " + std::to_string(v) + ")");
+  };
+  inRange("lr", c.optimizer.lr, false);
+  inRange("weightDecay", c.optimizer.weightDecay, false);
+  inRange("gradClip", c.gradClip, false);
+  inRange("eps", c.optimizer.eps, true);
   return c;
 }
 
@@ -259,22 +289,34 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     });
   }
 
-  // load({ name: Tensor }, strict, scope) -> Promise<void>; names are already the official ones.
+  // load({ name: Tensor }, strict, scope, optimizerState?) -> Promise<void>; names are already the official
+  // ones. With an optimizer state, weights and state are both checked before either is applied: a refused
+  // checkpoint leaves the model and its optimizer exactly as they were.
   Napi::Value Load(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       auto state = live();
-      require(info.Length() >= 2 && info[0].IsObject() && info[1].IsBoolean(), code::kArgument, "load(tensors, strict, scope)");
+      require(info.Length() >= 2 && info[0].IsObject() && info[1].IsBoolean(), code::kArgument, "load(tensors, strict, scope, optimizerState)");
       Named tensors = js::readNamedTensors(info[0].As<Napi::Object>(), "checkpoint");
       bool strict = info[1].As<Napi::Boolean>();
       std::string scope = scopeOf(info, 2);
-      return runAsync(info.Env(), [state, tensors = std::move(tensors), strict, scope]() -> Finish {
+      std::optional<Named> optimizerState;
+      if (info.Length() >= 4 && !info[3].IsUndefined() && !info[3].IsNull()) {
+        require(info[3].IsObject(), code::kArgument, "load: optimizerState must be an object of tensors");
+        optimizerState = js::readNamedTensors(info[3].As<Napi::Object>(), "optimizer state");
+      }
+      return runAsync(info.Env(), [state, tensors = std::move(tensors), strict, scope, optimizerState = std::move(optimizerState)]() -> Finish {
         std::lock_guard<std::mutex> lock(state->mutex);
+        if (optimizerState) {
+          require(state->trainer != nullptr, code::kArgument, "load: an optimizer state needs configureTraining() first");
+          state->trainer->optimizer().checkState(*optimizerState, "checkpoint");
+        }
         if (scope == "all") {
           sam::loadStateDict(*state->model, tensors, strict);
         } else {
           // The SAM part alone: the cell keeps its own (fresh) weights.
           sam::loadStateDict(*state->model->sam, tensors, strict);
         }
+        if (optimizerState) state->trainer->optimizer().loadState(*optimizerState, "checkpoint");
         return nullptr;
       });
     });
@@ -300,6 +342,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       require((image.dim() == 3 || image.dim() == 4) && image.size(-1) == 3, code::kShape,
               "image must be (H, W, 3) or (B, H, W, 3) RGB, got [" + c10::Join(", ", image.sizes()) + "]");
       require(image.size(-2) > 0 && image.size(-3) > 0, code::kShape, "image is empty");
+      require(image.dim() == 3 || image.size(0) > 0, code::kShape, "image: the batch is empty (B = 0)");
       return runAsync(info.Env(), [state, image]() -> Finish {
         std::lock_guard<std::mutex> lock(state->mutex);
         torch::NoGradGuard noGrad;
@@ -354,7 +397,11 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       torch::Tensor points = optionalTensor(p, "points", "prompts");
       torch::Tensor maskInput = optionalTensor(p, "maskInput", "prompts");
       require(boxes.defined() || points.defined(), code::kArgument, "prompts: give points or a box");
+      require((!boxes.defined() || boxes.dim() >= 1) && (!points.defined() || points.dim() >= 1), code::kShape,
+              "prompts: boxes must be (B, 4) and points (B, N, 2)");
       const int64_t batch = boxes.defined() ? boxes.size(0) : points.size(0);
+      require(batch >= 1, code::kShape, std::string("prompts.") + (boxes.defined() ? "boxes" : "points") + ": the prompt batch is empty (B = 0)");
+      require(embeddings.size(0) >= 1, code::kShape, "embeddings: the batch is empty (B = 0)");
       require(embeddings.size(0) == 1 || embeddings.size(0) == batch, code::kShape,
               "embeddings: batch " + std::to_string(embeddings.size(0)) + " must be 1 or the prompt batch " + std::to_string(batch));
       seq::Prompts prompts = readPrompts(p, state->device, batch, "prompts");
@@ -441,6 +488,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       if (info.Length() >= 2 && info[1].IsObject()) {
         Napi::Object o = info[1].As<Napi::Object>();
         if (o.Get("lr").IsNumber()) lr = o.Get("lr").As<Napi::Number>().DoubleValue();
+        require(!lr || (std::isfinite(*lr) && *lr >= 0 && *lr <= std::numeric_limits<float>::max()), code::kArgument,
+                "trainStep: options.lr must be a finite number >= 0 (got " + std::to_string(lr.value_or(0)) + ")");
         update = js::getBoolOr(o, "update", true, "trainStep options");
       }
       return runAsync(info.Env(), [state, batch = std::move(batch), lr, update]() -> Finish {

@@ -1,5 +1,7 @@
 // Stand-alone SeqSAM operations, for evaluation code, benchmarks and tests: Dice cost matrices,
 // exact assignment, and the pooling rule.
+#include <cmath>
+
 #include "bindings/registry.h"
 #include "core/async_task.h"
 #include "core/errors.h"
@@ -111,6 +113,41 @@ Napi::Value select(const Napi::CallbackInfo& info) {
   });
 }
 
+// valueStats(tensor) -> Promise<{ count, min, max, nonFinite, nonIntegral }>: what input validation needs to
+// know about a tensor's values, from reductions on its own device and one small copy to the host (never a
+// copy of the tensor through JS). min and max are NaN when the tensor is empty or holds a NaN.
+Napi::Value valueStats(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 1, code::kArgument, "valueStats(tensor)");
+    torch::Tensor t = TensorHandle::From(info[0], "valueStats: tensor");
+    return runAsync(info.Env(), [t]() -> Finish {
+      torch::NoGradGuard noGrad;
+      const double count = static_cast<double>(t.numel());
+      double stats[4] = {std::nan(""), std::nan(""), 0, 0};  // min, max, nonFinite, nonIntegral
+      if (t.numel() > 0) {
+        torch::Tensor x = t.scalar_type() == torch::kBool ? t.to(torch::kByte) : t;
+        auto opts = torch::TensorOptions().dtype(torch::kDouble).device(x.device());
+        torch::Tensor nonFinite = torch::zeros({}, opts), nonIntegral = torch::zeros({}, opts);
+        if (x.is_floating_point()) {
+          nonFinite = torch::isfinite(x).logical_not().sum().to(torch::kDouble);
+          nonIntegral = x.ne(x.trunc()).sum().to(torch::kDouble);  // NaN counts too
+        }
+        torch::Tensor packed = torch::stack({x.min().to(torch::kDouble), x.max().to(torch::kDouble), nonFinite, nonIntegral}).cpu();
+        for (int i = 0; i < 4; ++i) stats[i] = packed[i].item<double>();
+      }
+      return [count, stats](Napi::Env env) -> Napi::Value {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("count", count);
+        out.Set("min", stats[0]);
+        out.Set("max", stats[1]);
+        out.Set("nonFinite", stats[2]);
+        out.Set("nonIntegral", stats[3]);
+        return out;
+      };
+    });
+  });
+}
+
 }  // namespace
 
 void registerOps(Napi::Env env, Napi::Object exports) {
@@ -121,6 +158,7 @@ void registerOps(Napi::Env env, Napi::Object exports) {
   ops.Set("stack", Napi::Function::New(env, stack));
   ops.Set("cat", Napi::Function::New(env, cat));
   ops.Set("select", Napi::Function::New(env, select));
+  ops.Set("valueStats", Napi::Function::New(env, valueStats));
   exports.Set("ops", ops);
 }
 

@@ -15,6 +15,8 @@ inline constexpr const char* kIo = "ERR_IO";
 inline constexpr const char* kOutOfMemory = "ERR_OUT_OF_MEMORY";
 inline constexpr const char* kTorch = "ERR_TORCH";
 inline constexpr const char* kNative = "ERR_NATIVE";
+// A training step whose loss or gradients are not finite (NaN or infinite): nothing was updated.
+inline constexpr const char* kNumeric = "ERR_NUMERIC";
 }  // namespace code
 
 class Error : public std::runtime_error {

@@ -22,10 +22,13 @@ NoSyncScope::NoSyncScope(bool onCudaDevice) {
 #endif
 }
 
-NoSyncScope::~NoSyncScope() {
+NoSyncScope::~NoSyncScope() { release(); }
+
+void NoSyncScope::release() {
 #if defined(SEQSAM_WITH_CUDA) && SEQSAM_WITH_CUDA
   if (active_) c10::cuda::warning_state().set_sync_debug_mode(static_cast<c10::cuda::SyncDebugMode>(previous_));
 #endif
+  active_ = false;
 }
 
 }  // namespace seqsam::cuda

@@ -10,6 +10,8 @@ class NoSyncScope {
  public:
   explicit NoSyncScope(bool onCudaDevice);
   ~NoSyncScope();
+  // Ends the check early, where the host is meant to wait from then on (reading a step's results).
+  void release();
   NoSyncScope(const NoSyncScope&) = delete;
   NoSyncScope& operator=(const NoSyncScope&) = delete;
 

@@ -164,6 +164,12 @@ void checkShapes(const torch::Tensor& predictions, const torch::Tensor& labels) 
           "metrics: predictions " + shapeOf(predictions) + " and labels " + shapeOf(labels) + " disagree on N, H or W");
   require(predictions.size(1) >= 1, code::kShape, "metrics: predictions " + shapeOf(predictions) + " hold no mask (M = 0)");
   require(labels.size(1) >= 1, code::kShape, "metrics: labels " + shapeOf(labels) + " hold no mask (K = 0)");
+  // HM-IoU solves an lcm(M, K)-sized assignment per image, cubic in that size: coprime M and K near 60
+  // would take most of a minute per image. 1024 covers M up to 64 against up to 16 raters.
+  const int64_t m = predictions.size(1), k = labels.size(1), l = std::lcm(m, k);
+  require(l <= kMaxMatchedSize, code::kArgument,
+          "metrics: hm_iou matches lcm(M, K) = lcm(" + std::to_string(m) + ", " + std::to_string(k) + ") = " + std::to_string(l) +
+              " copies, more than the limit of " + std::to_string(kMaxMatchedSize) + "; use M and K with a smaller common multiple");
 }
 
 torch::Tensor binarize(const torch::Tensor& predictions, double threshold) {

@@ -16,6 +16,9 @@ using MetricTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // Checks predictions (N, M, H, W) and labels (N, K, H, W): 4-D, same N, H and W, M >= 1, K >= 1
 // (ERR_SHAPE naming both shapes otherwise).
+// The largest lcm(M, K) that HM-IoU accepts: its assignment is cubic in that size.
+inline constexpr int64_t kMaxMatchedSize = 1024;
+
 void checkShapes(const torch::Tensor& predictions, const torch::Tensor& labels);
 
 // Binary masks from predictions: floating point -> value > threshold; bool -> as is; integers -> value != 0.

@@ -324,6 +324,33 @@ void validateConfig(const SamConfig& c) {
   check(c.iouHeadDepth > 0, "decoder.iou_head_depth", "must be positive");
   check(c.iouHeadHiddenDim > 0, "decoder.iou_head_hidden_dim", "must be positive");
   for (double s : c.pixelStd) check(s != 0.0, "pixel_std", "must be non-zero");
+
+  // Upper bounds, with ample room over every SAM preset (ViT-H: image 1024, width 1280, depth 32; the
+  // decoder: depth 2, 3 multimask outputs, an IoU head of depth 3). The model is built synchronously, so
+  // without them a typo such as depth 1e9 would block the process while memory grows without end.
+  auto atMost = [&](int64_t value, int64_t limit, const char* field) {
+    check(value <= limit, field, "must be at most " + std::to_string(limit) + " (got " + std::to_string(value) + ")");
+  };
+  atMost(c.imageSize, 4096, "image_size");
+  atMost(c.encoderEmbedDim, 8192, "encoder.embed_dim");
+  atMost(c.encoderDepth, 128, "encoder.depth");
+  check(c.mlpRatio <= 16, "encoder.mlp_ratio", "must be at most 16");
+  atMost(c.windowSize, 1024, "encoder.window_size");
+  atMost(c.promptEmbedDim, 4096, "prompt_embed_dim");
+  atMost(c.maskInChans, 1024, "mask_in_chans");
+  atMost(c.decoderDepth, 32, "decoder.transformer_depth");
+  atMost(c.decoderMlpDim, 65536, "decoder.transformer_mlp_dim");
+  atMost(c.numMultimaskOutputs, 64, "decoder.num_multimask_outputs");
+  atMost(c.iouHeadDepth, 32, "decoder.iou_head_depth");
+  atMost(c.iouHeadHiddenDim, 65536, "decoder.iou_head_hidden_dim");
+  // Each field within its bound can still multiply into an encoder no machine holds: bound the
+  // weights (about (4 + 2·mlp_ratio)·width² per block, plus the position embedding) at 2.5e9, 4x ViT-H.
+  const double width = static_cast<double>(c.encoderEmbedDim);
+  const double grid = static_cast<double>(c.imageSize / c.patchSize);
+  const double encoderWeights = static_cast<double>(c.encoderDepth) * (4 + 2 * c.mlpRatio) * width * width + grid * grid * width;
+  check(encoderWeights <= 2.5e9, "encoder",
+        "would hold about " + std::to_string(static_cast<int64_t>(encoderWeights / 1e6)) +
+            "M weights (depth x embed_dim^2 x MLP, plus the position embedding); the limit is 2500M");
 }
 
 SamConfig presetConfig(const std::string& name) {

@@ -22,7 +22,13 @@ class AdamW {
   AdamW(std::vector<std::pair<std::string, torch::Tensor>> params, AdamWOptions options);
 
   // One update from the gradients now in the parameters; parameters without a gradient are skipped.
-  void step();
+  // `apply`, when defined, is a 0-d bool tensor on the parameters' device: where it is false the parameters
+  // and moments keep their values, decided on the device so the host never waits for the flag. A step
+  // gated off that way is still counted until `retractStep()`.
+  void step(const torch::Tensor& apply = torch::Tensor());
+  // Forgets the last step() (its update was gated off): the step count, and so the bias corrections and the
+  // trainer's per-step random draws, continue as if it had never been taken.
+  void retractStep();
   void zeroGrad();
 
   AdamWOptions& options() { return options_; }
@@ -31,7 +37,10 @@ class AdamW {
 
   // "<param>.exp_avg" / "<param>.exp_avg_sq" per parameter, plus "step".
   std::vector<std::pair<std::string, torch::Tensor>> state() const;
+  // Checks all of `state` against the parameters, then applies it: a refused state leaves the optimizer as it was.
   void loadState(const std::vector<std::pair<std::string, torch::Tensor>>& state, const std::string& what);
+  // The checks of loadState alone (nothing changes); returns the tensors it would copy.
+  std::vector<torch::Tensor> checkState(const std::vector<std::pair<std::string, torch::Tensor>>& state, const std::string& what) const;
 
  private:
   std::vector<std::pair<std::string, torch::Tensor>> params_;

@@ -53,19 +53,26 @@ void checkBatch(const Batch& batch, const torch::Tensor& embeddings) {
   }
 }
 
+// The global L2 norm of the gradients, as a device tensor (0 when no parameter has a gradient).
+torch::Tensor gradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& params, const torch::Device& device) {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> norms;
+  for (const auto& [name, p] : params) {
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+  }
+  if (norms.empty()) return torch::zeros({}, torch::TensorOptions().device(device));
+  return norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+}
+
 // torch::nn::utils::clip_grad_norm_, without its .item(): the scale min(1, max / (norm + 1e-6)) stays a
 // device tensor (a factor of exactly 1 leaves the gradients as they are, as the reference's `if` does).
-void clipGradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& params, double maxNorm) {
+void clipGradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& params, double maxNorm, const torch::Tensor& total) {
   torch::NoGradGuard noGrad;
-  std::vector<torch::Tensor> grads, norms;
-  for (const auto& [name, p] : params) {
-    if (p.grad().defined()) grads.push_back(p.grad());
-  }
-  if (grads.empty()) return;
-  for (const auto& g : grads) norms.push_back(g.norm(2));
-  torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
   torch::Tensor scale = (maxNorm / (total + 1e-6)).clamp_max(1.0);
-  for (auto& g : grads) g.mul_(scale);
+  for (const auto& [name, p] : params) {
+    torch::Tensor g = p.grad();
+    if (g.defined()) g.mul_(scale);
+  }
 }
 
 }  // namespace
@@ -108,9 +115,19 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   }
   optimizer_->zeroGrad();
   loss.backward();
-  if (update) {
-    if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip);
-    optimizer_->step();
+  if (!update) return result;
+  // A non-finite loss or gradient must not reach the weights: the update is gated on the device by this
+  // flag (no host wait before the step), and the flag is read once the step is queued.
+  torch::Tensor norm = gradNorm(optimizer_->params(), device);
+  torch::Tensor finite = torch::isfinite(loss.detach()).logical_and(torch::isfinite(norm));
+  if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip, norm);
+  optimizer_->step(finite);
+  noSync.release();
+  if (!finite.item<bool>()) {
+    optimizer_->retractStep();
+    fail(code::kNumeric, "trainStep: the loss (" + std::to_string(loss.item<double>()) + ") or the gradient norm (" +
+                             std::to_string(norm.item<double>()) +
+                             ") is not finite; the weights and the optimizer state were left unchanged (check the learning rate and the inputs)");
   }
   return result;
 }
