@@ -1,5 +1,6 @@
-// Runs a native build and shows where it is: one line per build step ("[2/4] unity group g1: 20 sources"),
-// a heartbeat while a long step compiles, and the total at the end. The compiler's full output goes to
+// Runs a native build and shows where it is: what it compiles, one line per finished step
+// ("[2/3] compiled unity group g1 (20 sources: …)"), a heartbeat while the long steps compile, and the total
+// at the end. The compiler's full output goes to
 // a log file, whose tail is printed when the build fails.
 import { spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 const HEARTBEAT_MS = 15_000;
 
 // Ninja's step line, as NINJA_STATUS below formats it, made readable: a unity group names its sources.
+// With its output on a pipe, ninja prints a step when it finishes.
 function describeStep(line, groups) {
   const step = /^\[(\d+)\/(\d+)\] (.*)$/.exec(line);
   if (!step) return null;
@@ -16,11 +18,11 @@ function describeStep(line, groups) {
   let text = what;
   if (unity) {
     const sources = groups?.[unity[1]] ?? [];
-    text = `compiling unity group ${unity[1]}${sources.length ? ` (${sources.length} sources: ${sources.slice(0, 3).map((s) => s.replace(/^native\//, '')).join(', ')}${sources.length > 3 ? ', …' : ''})` : ''}`;
+    text = `compiled unity group ${unity[1]}${sources.length ? ` (${sources.length} sources: ${sources.slice(0, 3).map((s) => s.replace(/^native\//, '')).join(', ')}${sources.length > 3 ? ', …' : ''})` : ''}`;
   } else if (object) {
-    text = `compiling ${object[1]}`;
+    text = `compiled ${object[1]}`;
   } else if (/Linking/.test(what)) {
-    text = 'linking seqsam.node';
+    text = 'linked seqsam.node';
   }
   return `[${done}/${total}] ${text}`;
 }
@@ -38,10 +40,14 @@ export function runBuild(command, args, { cwd, logFile, say, groups }) {
     env: { ...process.env, NINJA_STATUS: '[%f/%t] ' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (groups) {
+    const sizes = Object.values(groups).map((sources) => sources.length);
+    say(`compiling ${sizes.length} unity groups in parallel (${sizes.join(' + ')} sources)`);
+  }
   let lastLine = Date.now();
-  let current = 'configuring';
+  let done = 'configuring';
   const heartbeat = setInterval(() => {
-    if (Date.now() - lastLine >= HEARTBEAT_MS) say(`  … ${elapsed()}: ${current}`);
+    if (Date.now() - lastLine >= HEARTBEAT_MS) say(`  … ${elapsed()} (${done})`);
   }, HEARTBEAT_MS);
   let pending = '';
   const onData = (chunk) => {
@@ -52,7 +58,8 @@ export function runBuild(command, args, { cwd, logFile, say, groups }) {
     for (const line of lines) {
       const step = describeStep(line.trim(), groups);
       if (!step) continue;
-      current = step.replace(/^\[\d+\/\d+\] /, '');
+      const [, finished, total] = /^\[(\d+)\/(\d+)\]/.exec(step);
+      done = `${finished} of ${total} steps done`;
       lastLine = Date.now();
       say(`${step} (${elapsed()})`);
     }

@@ -132,6 +132,9 @@ torch::Tensor ViTAttentionImpl::attend(const torch::Tensor& q, const torch::Tens
     // decomposed rel-pos bias goes in as the attention mask, in q's type (bf16 under autocast).
     const int64_t b = bh / numHeads_;
     auto heads = [&](const torch::Tensor& t) { return t.reshape({b, numHeads_, n, headDim_}); };
+    if (useRelPos_ && foldRelPos(q.device())) {
+      return relPosFoldedAttention(heads(q), heads(k), heads(v), relH, relW, h, w, scale_).reshape({bh, n, headDim_});
+    }
     torch::Tensor bias;
     if (useRelPos_) {
       auto rq = q.reshape({bh, h, w, headDim_});
