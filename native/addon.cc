@@ -7,6 +7,7 @@
 #include "bindings/registry.h"
 #include "core/addon_data.h"
 #include "core/cpu_block_cache.h"
+#include "core/env_lifetime.h"
 #include "core/threads.h"
 #include "core/tensor_handle.h"
 
@@ -18,6 +19,7 @@ namespace {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
+  watchEnvLifetime(env);
   // Debian's LibTorch starts with one intra-op thread; use the machine (JS may change it).
   static std::once_flag threadsOnce;
   std::call_once(threadsOnce, [] {

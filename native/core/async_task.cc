@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "core/env_lifetime.h"
 #include "core/js_errors.h"
 #include "core/threads.h"
 
@@ -12,7 +13,10 @@ namespace {
 class AsyncTask : public Napi::AsyncWorker {
  public:
   AsyncTask(Napi::Env env, std::function<Finish()> work)
-      : Napi::AsyncWorker(env, "seqsam"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {}
+      : Napi::AsyncWorker(env, "seqsam"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        closing_(envClosing(env)),
+        work_(std::move(work)) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -29,6 +33,7 @@ class AsyncTask : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
+    if (droppedAtShutdown()) return;
     Napi::Env env = Env();
     if (failed_) {
       deferred_.Reject(makeJsError(env, error_).Value());
@@ -44,10 +49,21 @@ class AsyncTask : public Napi::AsyncWorker {
     finish_ = nullptr;
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    if (!droppedAtShutdown()) deferred_.Reject(e.Value());
+  }
 
  private:
+  // A worker thread terminated while this ran: its environment can no longer run JS, so the result is
+  // freed here (native memory only) and the promise, which nobody can observe any more, stays pending.
+  bool droppedAtShutdown() {
+    if (!closing_ || !closing_->load()) return false;
+    finish_ = nullptr;
+    return true;
+  }
+
   Napi::Promise::Deferred deferred_;
+  EnvClosing closing_;
   std::function<Finish()> work_;
   Finish finish_;
   CaughtError error_;

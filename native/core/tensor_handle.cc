@@ -19,22 +19,47 @@ int64_t nativeBytes(const torch::Tensor& t) {
   return t.defined() && t.device().is_cpu() ? static_cast<int64_t>(t.numel() * t.element_size()) : 0;
 }
 
-// JS typed array kind -> ScalarType (the element type the bytes are read as).
-at::ScalarType typedArrayScalar(napi_typedarray_type type, const std::string& dtypeHint) {
+const char* typedArrayName(napi_typedarray_type type) {
   switch (type) {
-    case napi_float32_array: return at::kFloat;
-    case napi_float64_array: return at::kDouble;
-    case napi_int8_array: return at::kChar;
-    case napi_uint8_array:
-    case napi_uint8_clamped_array: return dtypeHint == "bool" ? at::kBool : at::kByte;
-    case napi_int16_array: return at::kShort;
-    case napi_uint16_array:
-      if (dtypeHint == "bfloat16") return at::kBFloat16;
-      return at::kHalf;
-    case napi_int32_array: return at::kInt;
-    case napi_bigint64_array: return at::kLong;
-    default: fail(code::kArgument, "Tensor.from: unsupported typed array type");
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "typed array";
   }
+}
+
+// The element type a typed array's bytes are read as. `dtype` (Tensor.from's option) may only choose
+// between readings of the same bytes (bool for a Uint8Array, bfloat16 for a Uint16Array); anything else
+// would silently mean a different tensor, so it is refused rather than ignored.
+at::ScalarType typedArrayScalar(napi_typedarray_type type, const std::string& dtype) {
+  std::vector<std::pair<std::string, at::ScalarType>> readings;
+  switch (type) {
+    case napi_float32_array: readings = {{"float32", at::kFloat}}; break;
+    case napi_float64_array: readings = {{"float64", at::kDouble}}; break;
+    case napi_int8_array: readings = {{"int8", at::kChar}}; break;
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: readings = {{"uint8", at::kByte}, {"bool", at::kBool}}; break;
+    case napi_int16_array: readings = {{"int16", at::kShort}}; break;
+    case napi_uint16_array: readings = {{"float16", at::kHalf}, {"bfloat16", at::kBFloat16}}; break;
+    case napi_int32_array: readings = {{"int32", at::kInt}}; break;
+    case napi_bigint64_array: readings = {{"int64", at::kLong}}; break;
+    default: fail(code::kArgument, std::string("Tensor.from: a ") + typedArrayName(type) + " has no tensor dtype");
+  }
+  std::string allowed;
+  for (const auto& [name, scalar] : readings) {
+    if (name == dtype) return scalar;
+    allowed += (allowed.empty() ? "'" : " or '") + name + "'";
+  }
+  fail(code::kArgument, "Tensor.from: options.dtype '" + dtype + "' does not fit a " + typedArrayName(type) + " (its elements are " +
+                            allowed + "); pass data of that type, or convert afterwards with tensor.to({ dtype })");
 }
 }  // namespace
 
@@ -101,7 +126,12 @@ void TensorHandle::Register(Napi::Env env, Napi::Object exports) {
               "Tensor.from: shape [" + c10::Join(", ", shape) + "] holds " + std::to_string(count) +
                   " elements but the data has " + std::to_string(view.ElementLength()));
       torch::Device device = parseDevice(info[3].As<Napi::String>(), "Tensor.from");
-      auto* bytes = static_cast<uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+      // The element pointer straight from the view: it also works for views of a SharedArrayBuffer, which
+      // Napi::ArrayBuffer refuses ("Invalid argument").
+      void* data = nullptr;
+      napi_status status = napi_get_typedarray_info(env, view, nullptr, nullptr, &data, nullptr, nullptr);
+      require(status == napi_ok && (data != nullptr || count == 0), code::kArgument, "Tensor.from: cannot read the typed array's memory");
+      auto* bytes = static_cast<uint8_t*>(data);
       torch::Tensor t = torch::from_blob(bytes, shape, torch::TensorOptions().dtype(type)).to(device, /*non_blocking=*/false, /*copy=*/true);
       return Wrap(env, t);
     });
@@ -143,7 +173,10 @@ TensorHandle::~TensorHandle() {
     liveHandles -= 1;
     liveBytes -= reportedBytes_;
   }
-  if (reportedBytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reportedBytes_);
+  // A destructor must not throw: during a worker's teardown the status is ignored (node-addon-api's wrapper
+  // would throw a Napi::Error out of this noexcept destructor and abort the process).
+  int64_t ignored = 0;
+  if (reportedBytes_ > 0) napi_adjust_external_memory(Env(), -reportedBytes_, &ignored);
 }
 
 const torch::Tensor& TensorHandle::live(const char* operation) const {
