@@ -3,6 +3,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include <cstdio>
+#include <unordered_set>
 
 #include "core/errors.h"
 #include "io/torch_unpickler.h"
@@ -11,19 +12,45 @@ namespace seqsam::io {
 
 namespace {
 
-void flatten(const PickleRef& value, const std::string& prefix, std::vector<std::pair<std::string, torch::Tensor>>& out,
-             const std::string& path, int depth = 0) {
-  // A dict that contains itself would otherwise recurse forever.
-  require(depth <= kMaxPickleDepth, code::kCheckpoint, path + ": the state dict refers to itself or nests too deeply");
-  if (value->kind == PickleValue::Kind::Tensor) {
-    out.emplace_back(prefix, value->tensor);
-  } else if (value->kind == PickleValue::Kind::Dict) {
-    for (const auto& [key, item] : value->entries) {
-      if (key->kind != PickleValue::Kind::String) continue;
-      flatten(item, prefix.empty() ? key->text : prefix + "." + key->text, out, path, depth + 1);
+// What flattening may produce: far beyond any real state dict (SAM ViT-H has ~600 tensors), far below
+// what a small hostile pickle could otherwise ask for by reaching one dict from many places.
+constexpr size_t kMaxStateDictEntries = 1'000'000;
+constexpr size_t kMaxStateDictNameBytes = size_t{256} << 20;
+
+class StateDictFlattener {
+ public:
+  StateDictFlattener(std::vector<std::pair<std::string, torch::Tensor>>& out, const std::string& path) : out_(out), path_(path) {}
+
+  void flatten(const PickleRef& value, const std::string& prefix, int depth = 0) {
+    // A dict that contains itself would otherwise recurse forever.
+    require(depth <= kMaxPickleDepth, code::kCheckpoint, path_ + ": the state dict refers to itself or nests too deeply");
+    if (value->kind == PickleValue::Kind::Tensor) {
+      nameBytes_ += prefix.size();
+      require(nameBytes_ <= kMaxStateDictNameBytes, code::kCheckpoint,
+              path_ + ": the state dict's tensor names exceed " + std::to_string(kMaxStateDictNameBytes >> 20) + " MiB; not a state dict");
+      out_.emplace_back(prefix, value->tensor);
+    } else if (value->kind == PickleValue::Kind::Dict) {
+      // A state dict is a tree: one dict reached twice (through the pickle memo) would repeat every name
+      // below it, doubling with each level, so it is refused rather than enumerated.
+      require(visited_.insert(value.get()).second, code::kCheckpoint,
+              path_ + ": the dict at '" + (prefix.empty() ? std::string("<root>") : prefix) +
+                  "' is also reached from another place (a shared sub-structure); a state dict is a tree");
+      for (const auto& [key, item] : value->entries) {
+        require(++entries_ <= kMaxStateDictEntries, code::kCheckpoint,
+                path_ + ": the state dict has more than " + std::to_string(kMaxStateDictEntries) + " entries; not a state dict");
+        if (key->kind != PickleValue::Kind::String) continue;
+        flatten(item, prefix.empty() ? key->text : prefix + "." + key->text, depth + 1);
+      }
     }
   }
-}
+
+ private:
+  std::vector<std::pair<std::string, torch::Tensor>>& out_;
+  const std::string& path_;
+  std::unordered_set<const PickleValue*> visited_;
+  size_t entries_ = 0;
+  size_t nameBytes_ = 0;
+};
 
 std::string describe(const PickleRef& value) {
   switch (value->kind) {
@@ -83,7 +110,7 @@ std::vector<std::pair<std::string, torch::Tensor>> readTorchCheckpoint(const std
       return t;
     };
     PickleRef root = unwrapStateDict(unpickleTorch(pickle, loadStorage, path));
-    flatten(root, "", out, path);
+    StateDictFlattener(out, path).flatten(root, "");
     require(!out.empty(), code::kCheckpoint, path + ": holds no tensors (its pickle is " + describe(root) + ", not a state dict)");
   } catch (const Error&) {
     throw;

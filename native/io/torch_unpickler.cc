@@ -8,6 +8,28 @@
 
 namespace seqsam::io {
 
+PickleValue::~PickleValue() {
+  std::vector<PickleRef> pending;
+  auto adoptChildren = [&pending](PickleValue& v) {
+    // Children owned by others as well are only released (their count drops; nothing is freed here).
+    for (auto& item : v.items) {
+      if (item.use_count() == 1) pending.push_back(std::move(item));
+    }
+    for (auto& [key, value] : v.entries) {
+      if (key.use_count() == 1) pending.push_back(std::move(key));
+      if (value.use_count() == 1) pending.push_back(std::move(value));
+    }
+    v.items.clear();
+    v.entries.clear();
+  };
+  adoptChildren(*this);
+  while (!pending.empty()) {
+    PickleRef next = std::move(pending.back());
+    pending.pop_back();
+    adoptChildren(*next);
+  }  // `next` is freed here with no children left, so its destructor does not recurse
+}
+
 namespace {
 
 using Kind = PickleValue::Kind;

@@ -27,6 +27,11 @@ struct PickleValue {
   torch::Tensor tensor;                           // Tensor
   at::ScalarType storageType = at::kFloat;        // Storage
   int depth = 0;                                  // containers below this one (bounded: no deep recursion later)
+
+  // Frees nested values with a work list: `depth` is recorded when a value is added to a container, so a
+  // chain built top-down (appending to containers already nested) can be longer than it says, and a
+  // recursive free of a long chain would overflow the stack.
+  ~PickleValue();
 };
 
 // Deeper nesting than a state dict ever has is refused, so that walking or freeing a value never
