@@ -1,5 +1,6 @@
-// A writer killed mid-save (kill -9, power loss) leaves its temp file `<path>.tmp-<pid>` behind; the
-// finished file is never touched. The next save of the same path removes those whose writer is gone.
+// A writer killed mid-save (kill -9, power loss) leaves its temp file `<path>.tmp-<pid>-<n>` behind (older
+// versions wrote `<path>.tmp-<pid>`); the finished file is never touched. The next save of the same path
+// removes those whose writer is gone.
 import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -22,7 +23,8 @@ export async function removeStaleTemps(path: string): Promise<void> {
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
+    const match = /^(\d+)(?:-\d+)?$/.exec(name.slice(prefix.length));
+    const pid = match ? Number(match[1]) : NaN;
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) await rm(join(dirname(path), name), { force: true });
   }
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/errors.h"
+#include "io/atomic_replace.h"
 
 namespace seqsam::io {
 
@@ -46,10 +47,10 @@ std::vector<std::pair<std::string, torch::Tensor>> readSafetensors(const std::st
 void writeSafetensors(const std::string& path, const std::string& header, const std::vector<torch::Tensor>& tensors) {
   std::string padded = header;
   while ((8 + padded.size()) % 8 != 0) padded.push_back(' ');
-  std::string temp = path + ".tmp-" + std::to_string(::getpid());
+  ReplaceLock replacing(path);  // held until the rename: concurrent saves of one file never interleave
+  std::string temp;
   {
-    std::FILE* f = std::fopen(temp.c_str(), "wb");
-    require(f != nullptr, code::kIo, path + ": cannot write (" + std::strerror(errno) + ")");
+    std::FILE* f = createTempBeside(path, temp);
     auto write = [&](const void* data, size_t bytes) {
       if (bytes > 0 && std::fwrite(data, 1, bytes, f) != bytes) {
         std::fclose(f);
