@@ -106,7 +106,10 @@ torch::Tensor SamModelImpl::postprocess(const torch::Tensor& lowResMasks, std::a
 std::array<int64_t, 2> resizeLongestSide(int64_t oldH, int64_t oldW, int64_t longSide) {
   require(oldH > 0 && oldW > 0 && longSide > 0, code::kArgument, "sizes must be positive");
   const double scale = longSide * 1.0 / static_cast<double>(std::max(oldH, oldW));
-  return {static_cast<int64_t>(oldH * scale + 0.5), static_cast<int64_t>(oldW * scale + 0.5)};
+  // At least one pixel per side: a 100000x1 image scales its short side to 0.0026, which would round to an
+  // empty image (and a raw torch error) rather than a one-pixel-wide strip.
+  auto scaled = [scale](int64_t side) { return std::max<int64_t>(1, static_cast<int64_t>(side * scale + 0.5)); };
+  return {scaled(oldH), scaled(oldW)};
 }
 
 torch::Tensor applyCoords(const torch::Tensor& coords, std::array<int64_t, 2> originalSize, int64_t longSide) {
