@@ -149,7 +149,8 @@ export type NamedTensors = Record<string, Tensor>;
 
 export function wrapNamed(native: Record<string, NativeTensor>): NamedTensors {
   const out: NamedTensors = {};
-  for (const [name, handle] of Object.entries(native)) out[name] = new Tensor(handle);
+  // Defined, not assigned: a tensor named '__proto__' is a tensor, not a new prototype.
+  for (const [name, handle] of Object.entries(native)) Object.defineProperty(out, name, { value: new Tensor(handle), enumerable: true, writable: true, configurable: true });
   return out;
 }
 

@@ -119,7 +119,8 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
 // mid-write leaves the previous file intact.
 export async function writeSafetensors(path: string, tensors: NamedTensors | Map<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
   const list = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named '__proto__' is a header entry like any other.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new SeqsamError('ERR_ARGUMENT', `writeSafetensors: metadata '${k}' must be a string`);

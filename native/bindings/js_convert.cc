@@ -65,7 +65,12 @@ Napi::Object getObject(const Napi::Object& obj, const char* key, const std::stri
 
 Napi::Object namedTensors(Napi::Env env, const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
   Napi::Object out = Napi::Object::New(env);
-  for (const auto& [name, tensor] : tensors) out.Set(name, TensorHandle::Wrap(env, tensor));
+  for (const auto& [name, tensor] : tensors) {
+    // Names are file contents: the key is the whole name (a NUL inside does not end it), defined as an own
+    // property, so '__proto__' is a tensor like any other rather than a new prototype.
+    Napi::String key = Napi::String::New(env, name.data(), name.size());
+    out.DefineProperty(Napi::PropertyDescriptor::Value(key, TensorHandle::Wrap(env, tensor), napi_default_jsproperty));
+  }
   return out;
 }
 
@@ -73,8 +78,9 @@ std::vector<std::pair<std::string, torch::Tensor>> readNamedTensors(const Napi::
   std::vector<std::pair<std::string, torch::Tensor>> out;
   Napi::Array names = obj.GetPropertyNames();
   for (uint32_t i = 0; i < names.Length(); ++i) {
-    std::string name = names.Get(i).As<Napi::String>();
-    out.emplace_back(name, TensorHandle::From(obj.Get(name), what + "['" + name + "']"));
+    Napi::Value key = names.Get(i);
+    std::string name = key.As<Napi::String>();
+    out.emplace_back(name, TensorHandle::From(obj.Get(key), what + "['" + name + "']"));
   }
   return out;
 }
