@@ -164,20 +164,31 @@ async function benchCudaEncoder(entries: Entry[], repeats: number): Promise<void
   const batch = 8;
   const random = mulberry32(1);
   const pixels = Tensor.from(Uint8Array.from({ length: batch * 1024 * 1024 * 3 }, () => Math.floor(random() * 256)), [batch, 1024, 1024, 3], { device: 'cuda' });
-  for (const precision of precisions) {
-    const sam = await Sam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision });
-    const seconds = await timeCuda(async () => (await sam.embedPixels(pixels)).dispose(), repeats);
-    const msPerImage = (seconds * 1000) / batch;
-    entries.push({
-      name: `encoder ViT-B 1024², cuda ${precision} + SDPA, batch ${batch}`,
-      threads: info().threads,
-      value: batch / seconds,
-      unit: 'images/s',
-      note: `${msPerImage.toFixed(2)} ms/image, ${((100 * encoderFloorMs) / msPerImage).toFixed(1)}% of the ${encoderFloorMs} ms bf16 floor`,
-    });
-    sam.dispose();
+  // The rel-pos bias folded into q and k (the default) against the same bias passed as SDPA's mask.
+  const attentionForms = [['folded', 'rel-pos folded into q·k'], ['sdpa', 'rel-pos as the mask']] as const;
+  const previous = process.env.SEQSAM_ATTENTION;
+  try {
+    for (const precision of precisions) {
+      const sam = await Sam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision });
+      for (const [form, label] of attentionForms) {
+        process.env.SEQSAM_ATTENTION = form;
+        const seconds = await timeCuda(async () => (await sam.embedPixels(pixels)).dispose(), repeats);
+        const msPerImage = (seconds * 1000) / batch;
+        entries.push({
+          name: `encoder ViT-B 1024², cuda ${precision} + SDPA (${label}), batch ${batch}`,
+          threads: info().threads,
+          value: batch / seconds,
+          unit: 'images/s',
+          note: `${msPerImage.toFixed(2)} ms/image, ${((100 * encoderFloorMs) / msPerImage).toFixed(1)}% of the ${encoderFloorMs} ms bf16 floor`,
+        });
+      }
+      sam.dispose();
+    }
+  } finally {
+    if (previous === undefined) delete process.env.SEQSAM_ATTENTION;
+    else process.env.SEQSAM_ATTENTION = previous;
+    pixels.dispose();
   }
-  pixels.dispose();
 }
 
 async function benchCudaTrainStep(entries: Entry[], repeats: number): Promise<void> {
