@@ -1,57 +1,95 @@
-// `seqsam eval`: a model's multi-rater metrics on a dataset split.
+// `seqsam eval`: a model's multi-rater metrics on a dataset split. The split is the one `train` made: the
+// checkpoint records its seed, fractions and grouping, and flags given here override them.
 import { writeFile } from 'node:fs/promises';
 
 import type { Argv, CommandModule } from 'yargs';
 
 import { splitByGroup } from '../data/split.js';
+import { SeqsamError } from '../errors.js';
 import { format } from '../metrics.js';
 import { evaluate } from '../train/evaluate.js';
 import { datasetSpecHelp, openDataset } from './dataset-spec.js';
 import { interruptSignal } from './interrupt.js';
-import { loadModel, withModelOptions, type ModelArgs } from './model-options.js';
+import { requireWeights, withModelOptions, type ModelArgs } from './model-flags.js';
+import { checkpointMetadata, loadModel } from './model-options.js';
+import { defaultSplit, recordedSplit, type SplitSettings } from '../data/split-settings.js';
 
 interface EvalArgs extends ModelArgs {
   data: string;
   split: 'train' | 'val' | 'test' | 'all';
-  fractions: number[];
-  splitBy: 'group' | 'image';
+  fractions?: number[];
+  splitBy?: 'group' | 'image';
+  splitSeed?: number;
   numMasks: number[];
   batchSize: number;
   boxFrom: 'random-label' | 'union';
   cacheDir?: string;
-  json?: string;
+  json: boolean;
+  jsonOut?: string;
+}
+
+// Flags first, then what the checkpoint recorded, then train's defaults.
+function splitSettings(args: EvalArgs, recorded: SplitSettings | null): SplitSettings & { source: string } {
+  const base = recorded ?? defaultSplit;
+  const given = args.fractions !== undefined || args.splitBy !== undefined || args.splitSeed !== undefined;
+  return {
+    // Before splits were recorded, train split with its --seed: the same --seed here finds that split.
+    seed: args.splitSeed ?? (recorded ? recorded.seed : args.seed),
+    fractions: args.fractions ?? base.fractions,
+    by: args.splitBy ?? base.by,
+    source: given ? 'as given' : recorded ? 'as recorded in the checkpoint' : 'the defaults',
+  };
 }
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'Evaluate a model: Dice, Dmax, GED, diversity, collective insight, HM-IoU',
   builder: (y) =>
-    withModelOptions(y)
+    withModelOptions(y, ['model', 'preset', 'config', 'checkpoint', 'device', 'seed', 'threads', 'random-weights'])
       .option('data', { type: 'string', demandOption: true, describe: datasetSpecHelp })
-      .option('split', { choices: ['train', 'val', 'test', 'all'] as const, default: 'test' as const, describe: 'which part (the split `train` made with the same --seed and --fractions)' })
-      .option('split-by', { choices: ['group', 'image'] as const, default: 'group' as const, describe: 'keep each patient in one split, or split images (as the reference)' })
-      .option('fractions', { type: 'array', number: true, default: [0.8, 0.1, 0.1] })
+      .option('split', { choices: ['train', 'val', 'test', 'all'] as const, default: 'test' as const, describe: 'which part of the split `train` made (its settings come from the checkpoint)' })
+      .option('split-by', { choices: ['group', 'image'] as const, describe: 'keep each patient in one split, or split images (default: as recorded in the checkpoint, else group)' })
+      .option('fractions', { type: 'array', number: true, describe: 'train/val/test fractions (default: as recorded in the checkpoint, else 0.8 0.1 0.1)' })
+      .option('split-seed', { type: 'number', describe: 'seed of the split (default: as recorded in the checkpoint, else --seed)' })
       .option('num-masks', { type: 'array', number: true, default: [4], describe: 'M hypotheses (SeqSAM); several values give several rows' })
-      .option('batch-size', { type: 'number', default: 4 })
-      .option('box-from', { choices: ['random-label', 'union'] as const, default: 'random-label' as const })
+      .option('batch-size', { type: 'number', default: 4, describe: 'images per evaluation batch' })
+      .option('box-from', { choices: ['random-label', 'union'] as const, default: 'random-label' as const, describe: "box prompt around one rater's mask or all" })
       .option('cache-dir', { type: 'string', describe: 'embedding cache on disk' })
-      .option('json', { type: 'string', describe: 'also write the results (per image too) to this JSON file' })
-      .example('$0 eval --data lidc:lidc.pickle --checkpoint runs/lidc/best.safetensors --num-masks 4 10', 'the paper\'s table') as unknown as Argv<EvalArgs>,
+      .option('json', { type: 'boolean', default: false, describe: 'print the results (per image too) as JSON on stdout instead of the table' })
+      .option('json-out', { type: 'string', describe: 'also write the results (per image too) to this JSON file' })
+      .example('$0 eval --data lidc:lidc.pickle --checkpoint runs/lidc/best.safetensors --num-masks 4 10', "the paper's table") as unknown as Argv<EvalArgs>,
   handler: async (args) => {
+    requireWeights(args, 'eval');
+    const metadata = args.checkpoint ? await checkpointMetadata(args.checkpoint) : {};
+    const settings = splitSettings(args, args.checkpoint ? recordedSplit(args.checkpoint, metadata) : null);
     const dataset = await openDataset(args.data);
-    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions, by: args.splitBy });
+    const split = splitByGroup(dataset, { seed: settings.seed, fractions: settings.fractions, by: settings.by });
     const indices = args.split === 'all' ? undefined : split[args.split];
+    if (indices && !indices.length) {
+      throw new SeqsamError(
+        'ERR_DATA',
+        `eval: the ${args.split} split of ${args.data} is empty: ${dataset.length} images split by ${settings.by} with fractions ${settings.fractions.join('/')} and seed ${settings.seed} (${settings.source}); choose --split, --fractions or --split-by`,
+      );
+    }
     const model = await loadModel(args);
     const interrupt = interruptSignal('the evaluation');
     const results = [];
     try {
       for (const numMasks of args.numMasks) {
         const result = await evaluate(model, dataset, { indices, numMasks, batchSize: args.batchSize, boxFrom: args.boxFrom, seed: args.seed, cache: args.cacheDir ? { dir: args.cacheDir } : undefined, signal: interrupt.signal });
-        process.stdout.write(`${dataset.name} ${args.split} (${result.count} images), ${result.masks} mask(s) per image:\n${format(result)}\n\n`);
+        const table = `${dataset.name} ${args.split} (${result.count} images), ${result.masks} mask(s) per image:\n${format(result)}\n\n`;
+        (args.json ? process.stderr : process.stdout).write(table);
         results.push({ numMasks: result.masks, count: result.count, loss: result.loss, mean: result.mean, std: result.std, ids: result.ids, perImage: result.perImage });
-        if (model.masksPerPrompt(numMasks) !== numMasks) break; // a baseline's mask count does not vary
+        if (model.masksPerPrompt(numMasks) !== numMasks) {
+          // A baseline's mask count does not vary: one row says it all.
+          const rest = args.numMasks.filter((m) => m !== numMasks);
+          process.stderr.write(`seqsam eval: a ${model.training?.objective} model gives ${result.masks} mask(s) per image whatever --num-masks asks${rest.length ? ` (skipped: ${rest.join(', ')})` : ''}\n`);
+          break;
+        }
       }
-      if (args.json) await writeFile(args.json, `${JSON.stringify({ data: args.data, split: args.split, model: model.training?.objective, results }, null, 2)}\n`);
+      const json = `${JSON.stringify({ data: args.data, split: args.split, splitSettings: { seed: settings.seed, fractions: settings.fractions, by: settings.by }, model: model.training?.objective, results }, null, 2)}\n`;
+      if (args.json) process.stdout.write(json);
+      if (args.jsonOut) await writeFile(args.jsonOut, json);
     } finally {
       interrupt.release();
       model.dispose();

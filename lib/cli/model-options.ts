@@ -2,39 +2,15 @@
 // a seqsam checkpoint records), weights, objective, device and threads.
 import { readFile } from 'node:fs/promises';
 
-import type { Argv } from 'yargs';
-
 import { detectFormat, readSafetensorsHeader } from '../checkpoint/index.js';
 import { parseMetadataJson } from '../checkpoint/metadata-json.js';
 import { SeqsamError } from '../errors.js';
-import { presets, tinyConfig, type SamConfig, type SamPreset } from '../model/config.js';
+import { tinyConfig, type SamConfig, type SamPreset } from '../model/config.js';
 import { SeqSam, type TrainingOptions } from '../model/seqsam.js';
 import { info, setThreads } from '../runtime.js';
 
-export const objectives = ['seqsam', 'sam-mcl', 'sam-det'] as const;
-
-export interface ModelArgs {
-  model?: (typeof objectives)[number];
-  preset?: string;
-  config?: string;
-  checkpoint?: string;
-  device: string;
-  seed: number;
-  threads?: number;
-}
-
-export function withModelOptions<T>(y: Argv<T>) {
-  return y
-    .option('model', { choices: objectives, describe: 'what to train or run: SeqSAM, or a baseline (default: the checkpoint\'s, else seqsam)' })
-    .option('preset', { type: 'string', choices: [...presets], describe: 'SAM architecture' })
-    .option('config', { type: 'string', describe: 'SAM architecture as a JSON file, or "tiny" (the small embedded SAM)' })
-    .option('checkpoint', { type: 'string', describe: 'weights: SAM/MedSAM .pth or safetensors, or a seqsam checkpoint' })
-    .option('device', { type: 'string', default: 'cpu', describe: 'cpu, cuda or cuda:N' })
-    .option('seed', { type: 'number', default: 0, describe: 'seed of initialisation, sampling and pooling' })
-    .option('threads', { type: 'number', describe: 'CPU threads (default: all cores)' })
-    .conflicts('preset', 'config')
-    .group(['model', 'preset', 'config', 'checkpoint', 'device', 'seed', 'threads'], 'Model:');
-}
+export { objectives, type ModelArgs } from './model-flags.js';
+import type { ModelArgs } from './model-flags.js';
 
 // What a seqsam checkpoint records about itself (nothing for SAM/MedSAM weights).
 export async function checkpointMetadata(path: string): Promise<Record<string, string>> {

@@ -12,7 +12,8 @@ import { decodeEncoded } from '../model/image-input.js';
 import type { Box, Point } from '../model/prompts.js';
 import { maskColor } from '../report/colors.js';
 import { heatMap, overlay, toRgb, drawBox, type RgbImage } from '../report/raster.js';
-import { loadModel, withModelOptions, type ModelArgs } from './model-options.js';
+import { requireWeights, withModelOptions, type ModelArgs } from './model-flags.js';
+import { loadModel } from './model-options.js';
 
 interface PredictArgs extends ModelArgs {
   images: string[];
@@ -42,20 +43,23 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
   command: 'predict <images..>',
   describe: 'Segment image(s) from a box or points: M masks, overlay, disagreement map, JSON',
   builder: (y) =>
-    withModelOptions(y)
+    withModelOptions(y, ['model', 'preset', 'config', 'checkpoint', 'device', 'seed', 'threads', 'random-weights'])
       .positional('images', { type: 'string', array: true, demandOption: true, describe: 'image files (PNG, JPEG, TIFF, ...)' })
       .option('box', { type: 'array', number: true, describe: 'x0 y0 x1 y1 in image pixels' })
       .option('point', { type: 'array', string: true, describe: 'x,y (repeat for several)' })
       .option('point-label', { type: 'array', number: true, describe: '1 foreground / 0 background, one per point (default 1)' })
-      .option('num-masks', { type: 'number', default: 4, describe: 'M hypotheses (SeqSAM)' })
+      .option('num-masks', { type: 'number', default: 4, describe: 'M hypotheses (SeqSAM; a SAM-MCL model gives 3, single-mask SAM 1)' })
       .option('out', { type: 'string', default: 'seqsam-predictions', describe: 'output folder (one subfolder per image)' })
       .example('$0 predict ct.png --box 40 60 140 200 --checkpoint runs/lidc/best.safetensors --num-masks 10', '10 plausible masks') as unknown as Argv<PredictArgs>,
   handler: async (args) => {
     if (args.box && args.box.length !== 4) throw new SeqsamError('ERR_ARGUMENT', `--box takes four numbers x0 y0 x1 y1 (got ${args.box.length})`);
     const prompt = { ...(args.box ? { box: args.box as Box } : {}), ...parsePoints(args.point, args.pointLabel) };
     if (!prompt.box && !prompt.points) throw new SeqsamError('ERR_ARGUMENT', 'give a prompt: --box x0 y0 x1 y1 and/or --point x,y');
+    requireWeights(args, 'predict');
     const model = await loadModel(args);
     try {
+      const given = model.masksPerPrompt(args.numMasks);
+      if (given !== args.numMasks) process.stderr.write(`seqsam predict: a ${model.training?.objective} model gives ${given} mask(s) per prompt, not the ${args.numMasks} --num-masks asks for\n`);
       for (const file of args.images) {
         const pixels = await decodeEncoded(file);
         const { width, height } = pixels;

@@ -1,5 +1,7 @@
 // `seqsam train`: SeqSAM or a baseline on a dataset, from cached embeddings, with checkpoints every epoch
-// (atomic), evaluation on the validation split, a progress bar, and Ctrl-C leaving a resumable checkpoint.
+// (atomic), evaluation on the validation split (and always after the last step), progress on stderr (a bar
+// on a terminal, periodic lines in a log), and Ctrl-C leaving a resumable checkpoint. An existing run in
+// --out is continued (--resume) or replaced (--overwrite), never silently overwritten.
 import { join } from 'node:path';
 
 import type { Argv, CommandModule } from 'yargs';
@@ -10,7 +12,11 @@ import type { TrainingOptions } from '../model/seqsam.js';
 import { train, type BestMetric } from '../train/trainer.js';
 import { datasetSpecHelp, openDataset } from './dataset-spec.js';
 import { interruptSignal } from './interrupt.js';
-import { loadModel, withModelOptions, type ModelArgs } from './model-options.js';
+import { withModelOptions, type ModelArgs } from './model-flags.js';
+import { loadModel } from './model-options.js';
+import { createProgressReport, parseProgressEvery, progressModes, type ProgressMode } from './progress-report.js';
+import { prepareRunFolder } from './run-folder.js';
+import { splitMetadata } from '../data/split-settings.js';
 
 interface TrainArgs extends ModelArgs {
   data: string;
@@ -24,6 +30,8 @@ interface TrainArgs extends ModelArgs {
   evalMasks?: number;
   evalEvery?: number;
   saveEvery?: number;
+  keep: number;
+  overwrite: boolean;
   pooling: NonNullable<TrainingOptions['pooling']>;
   matching: NonNullable<TrainingOptions['matching']>;
   feedback: NonNullable<TrainingOptions['feedback']>;
@@ -37,7 +45,8 @@ interface TrainArgs extends ModelArgs {
   splitBy: 'group' | 'image';
   resume?: string;
   cacheDir?: string;
-  progress: boolean;
+  progress: ProgressMode | boolean;
+  progressEvery: string;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -47,33 +56,38 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     withModelOptions(y)
       .option('data', { type: 'string', demandOption: true, describe: datasetSpecHelp })
       .option('out', { type: 'string', default: 'seqsam-run', describe: 'folder for checkpoints (last/best.safetensors) and the log' })
-      .option('epochs', { type: 'number', default: 10 })
-      .option('batch-size', { type: 'number', default: 4 })
+      .option('epochs', { type: 'number', default: 10, describe: 'passes over the training split' })
+      .option('batch-size', { type: 'number', default: 4, describe: 'images per optimizer step' })
       .option('lr', { type: 'number', default: 1e-4, describe: 'peak learning rate' })
-      .option('schedule', { choices: ['linear', 'cosine', 'constant'] as const, default: 'linear' as const })
+      .option('schedule', { choices: ['linear', 'cosine', 'constant'] as const, default: 'linear' as const, describe: 'learning rate over the steps after warm-up: linear decay to 0, cosine decay, or constant' })
       .option('warmup', { type: 'number', default: 0, describe: 'warm-up steps' })
       .option('num-masks', { type: 'number', default: 4, describe: 'M, masks per image in training (SeqSAM)' })
       .option('eval-masks', { type: 'number', describe: 'M at validation (default: --num-masks)' })
       .option('eval-every', { type: 'number', describe: 'validate every N steps (default: each epoch; 0: never)' })
-      .option('save-every', { type: 'number', describe: 'also checkpoint every N steps' })
-      .option('pooling', { choices: ['strided', 'reference-strided', 'random', 'first-k'] as const, default: 'strided' as const })
-      .option('matching', { choices: ['hungarian', 'fixed'] as const, default: 'hungarian' as const })
-      .option('feedback', { choices: ['backprop', 'stop-gradient'] as const, default: 'backprop' as const })
+      .option('save-every', { type: 'number', describe: 'also checkpoint every N steps, kept as step-NNNNNNN.safetensors' })
+      .option('keep', { type: 'number', default: 3, describe: 'step-numbered checkpoints kept (the newest; 0 keeps all)' })
+      .option('overwrite', { type: 'boolean', default: false, describe: 'replace a run already in --out (its checkpoints and log)' })
+      .option('pooling', { choices: ['strided', 'reference-strided', 'random', 'first-k'] as const, default: 'strided' as const, describe: 'which K of the M hypotheses are matched to the K raters (SeqSAM)' })
+      .option('matching', { choices: ['hungarian', 'fixed'] as const, default: 'hungarian' as const, describe: 'pair picked hypotheses with raters by Hungarian matching on Dice, or in order' })
+      .option('feedback', { choices: ['backprop', 'stop-gradient'] as const, default: 'backprop' as const, describe: 'gradients through the masks fed back to the next step (BPTT), or not' })
       .option('reduction', { choices: ['sum', 'mean'] as const, describe: 'loss over the batch (default: sum for SeqSAM, mean for baselines)' })
-      .option('weight-decay', { type: 'number', default: 0.01 })
+      .option('weight-decay', { type: 'number', default: 0.01, describe: 'AdamW weight decay' })
       .option('grad-clip', { type: 'number', describe: 'clip the gradient norm' })
-      .option('best-metric', { choices: ['ged', 'dice', 'diceMax', 'hmIou'] as const, default: 'ged' as const })
+      .option('best-metric', { choices: ['ged', 'dice', 'diceMax', 'hmIou'] as const, default: 'ged' as const, describe: 'validation metric that picks best.safetensors (GED: lower is better)' })
       .option('box-from', { choices: ['random-label', 'union'] as const, default: 'random-label' as const, describe: 'box prompt around one rater\'s mask or all' })
       .option('jitter', { type: 'number', default: 0, describe: 'random box enlargement in pixels' })
       .option('split-by', { choices: ['group', 'image'] as const, default: 'group' as const, describe: 'keep each patient in one split, or split images (as the reference)' })
       .option('fractions', { type: 'array', number: true, default: [0.8, 0.1, 0.1], describe: 'train/val/test fractions (split by patient)' })
       .option('resume', { type: 'string', describe: 'continue from a checkpoint (no value: <out>/last.safetensors)' })
       .option('cache-dir', { type: 'string', describe: 'embedding cache on disk (shared with `seqsam embed`)' })
-      .option('progress', { type: 'boolean', default: true, describe: 'progress bar on a terminal' })
+      .option('progress', { choices: progressModes, default: 'auto' as const, describe: 'auto: a bar on a terminal, a line per interval in a log; or force bar, lines or off' })
+      .option('progress-every', { type: 'string', default: '30s', describe: 'progress lines (not on a terminal): every N steps (50) or seconds (30s)' })
       .example('$0 train --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --epochs 20 --out runs/lidc', 'the paper\'s protocol on LIDC-IDRI')
       .example('$0 train --data synthetic --model sam-mcl --epochs 5', 'a baseline on the embedded synthetic set')
       .example('$0 train --data lidc:lidc.pickle --preset vit_b --out runs/lidc --resume', 'continue after Ctrl-C') as unknown as Argv<TrainArgs>,
   handler: async (args) => {
+    const every = parseProgressEvery(args.progressEvery);
+    await prepareRunFolder(args.out, { resume: args.resume !== undefined, overwrite: args.overwrite });
     const dataset = await openDataset(args.data);
     const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions, by: args.splitBy });
     const resume = args.resume === undefined ? undefined : args.resume === '' ? join(args.out, 'last.safetensors') : args.resume;
@@ -93,6 +107,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     for (const key of Object.keys(training) as (keyof TrainingOptions)[]) if (training[key] === undefined) delete training[key];
     const model = await loadModel({ ...args, checkpoint: resume ? undefined : args.checkpoint, model: args.model }, training);
     const interrupt = interruptSignal('training (a resumable checkpoint is being written)');
+    const report = createProgressReport({ mode: args.progress, every });
     try {
       const result = await train({
         model,
@@ -104,6 +119,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         evalEvery: args.evalEvery,
         evalNumMasks: args.evalMasks,
         saveEvery: args.saveEvery,
+        keep: args.keep,
+        metadata: splitMetadata({ seed: args.seed, fractions: args.fractions, by: args.splitBy }),
         schedule: { type: args.schedule, lr: args.lr, warmupSteps: args.warmup },
         seed: args.seed,
         signal: interrupt.signal,
@@ -114,11 +131,14 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         cache: args.cacheDir ? { dir: args.cacheDir } : undefined,
         boxFrom: args.boxFrom,
         jitter: args.jitter,
-        progressBar: args.progress ? 'auto' : false,
-        onEvaluate: (e) => process.stderr.write(`step ${e.step}: validation ${e.metric} ${e.value.toFixed(4)}${e.improved ? ' (best so far)' : ''}\n`),
+        progressBar: false,
+        onProgress: (e) => report.update(e),
+        onEvaluate: (e) => report.log(`step ${e.step}: validation ${e.metric} ${e.value.toFixed(4)}${e.improved ? ' (best so far)' : ''}`),
       });
+      report.stop();
       process.stdout.write(`trained ${result.steps} steps; last checkpoint ${result.lastCheckpoint ?? '-'}; best ${result.best ? `${result.best.metric} ${result.best.value.toFixed(4)} at step ${result.best.step}` : '-'}\n`);
     } finally {
+      report.stop();
       interrupt.release();
       model.dispose();
     }

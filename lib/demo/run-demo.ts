@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 import { ensureDirectory } from '../fs-paths.js';
 import { synthetic } from '../data/synthetic.js';
 import { splitByGroup } from '../data/split.js';
+import { splitMetadata, type SplitSettings } from '../data/split-settings.js';
+import { SeqsamError } from '../errors.js';
 import { tinyConfig, type SamConfig } from '../model/config.js';
 import { SeqSam, type TrainingOptions } from '../model/seqsam.js';
 import { maskColor } from '../report/colors.js';
@@ -75,7 +77,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const log = options.log ?? (() => {});
 
   const dataset = synthetic({ count: options.count ?? 160, size: options.size ?? 64, raters: 4, seed });
-  const split = splitByGroup(dataset, { seed, fractions: [0.75, 0.1, 0.15] });
+  // More test images than the CLI's 0.8/0.1/0.1, for steadier numbers on a small set; recorded in the
+  // checkpoints and metrics.json so that `seqsam eval` finds the same split.
+  const splitSettings: SplitSettings = { seed, fractions: [0.75, 0.1, 0.15], by: 'group' };
+  const split = splitByGroup(dataset, splitSettings);
+  // Checked before any training: a set too small for a test split would only fail at the end.
+  if (!split.train.length || !split.test.length) {
+    throw new SeqsamError('ERR_ARGUMENT', `demo: count ${dataset.length} leaves the ${split.train.length ? 'test' : 'training'} split empty (${split.train.length} train / ${split.val.length} val / ${split.test.length} test, split 0.75/0.1/0.15 by patient); use a count of at least 16`);
+  }
   log(`synthetic set: ${dataset.length} images (${split.train.length} train / ${split.val.length} val / ${split.test.length} test), ${dataset.raters} raters, ${dataset.size}² px`);
   await ensureDirectory('demo: out', out);
   await mkdir(join(out, 'montages'), { recursive: true });
@@ -105,6 +114,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         logFile: join(out, 'logs', `${objective}.jsonl`),
         signal: options.signal,
         progressBar: options.progressBar ?? 'auto',
+        metadata: splitMetadata(splitSettings),
       });
       entry.seconds = (performance.now() - t0) / 1000;
       entry.losses = result.losses;
@@ -152,7 +162,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     const rows: ReportRow[] = results.map((r) => ({ name: r.name, masks: r.masks, mean: r.evaluation.mean, std: r.evaluation.std, trainSeconds: r.trainSeconds }));
-    const settings = { images: dataset.length, test: split.test.length, raters: dataset.raters, size: `${dataset.size}²`, epochs, batch: batchSize, lr, 'train M': numMasks, seed };
+    const settings = { images: dataset.length, split: `${splitSettings.fractions.join('/')} by ${splitSettings.by}`, test: split.test.length, raters: dataset.raters, size: `${dataset.size}²`, epochs, batch: batchSize, lr, 'train M': numMasks, seed };
     const html = reportHtml({
       title: 'SeqSAM on a synthetic multi-rater set',
       intro:

@@ -6,6 +6,7 @@ import { stack } from '../ops.js';
 import { type NamedTensors, Tensor, disposeAll, wrapNamed } from '../tensor.js';
 import { packageVersion } from '../runtime.js';
 import type { SamConfig, SamPreset } from './config.js';
+import { architectureMismatch } from './architecture-check.js';
 import { ImageEmbedding } from './embedding.js';
 import { decodeImage, type ImageInput, type ImageOptions } from './image-input.js';
 
@@ -119,6 +120,9 @@ export class ModelBase implements Disposable {
       const modelTensors = Object.keys(tensors).filter((name) => !name.startsWith('optimizer.'));
       for (const name of Object.keys(tensors)) if (name.startsWith('optimizer.')) extra[name] = tensors[name];
       const mapping = mapCheckpointNames(modelTensors, official);
+      const shapes = new Map([...mapping.renamed].map(([from, to]) => [to, tensors[from]!.shape] as const));
+      const mismatch = architectureMismatch(path, shapes, this.config, official.filter((n) => !shapes.has(n)));
+      if (mismatch) throw mismatch;
       const named: Record<string, NativeTensor> = {};
       for (const [from, to] of mapping.renamed) named[to] = tensors[from].handle;
       // Unknown names go in as they are, so that strict loading lists them.

@@ -1,33 +1,50 @@
 // The training progress bar: cli-progress does the terminal work (redraw in place, throttling, log lines
 // above the bar, periodic lines when the stream is not a terminal); this file decides what the line says.
-import type { Writable } from 'node:stream';
-
 import cliProgress from 'cli-progress';
 
+/** One position of the work shown by the bar. */
 export interface ProgressBarEvent {
-  epoch: number; // 0-based
+  /** 0-based epoch; omitted for work without epochs (embedding a dataset). */
+  epoch?: number;
+  /** Epochs in all, when known. */
   epochs?: number;
-  step: number; // steps done
+  /** Steps done. */
+  step: number;
   totalSteps: number;
-  loss: number;
-  lr: number;
+  /** Training loss of the last step; omitted (or NaN) for work without one, and then not shown. */
+  loss?: number;
+  /** Learning rate of the last step; omitted (or NaN) when there is none, and then not shown. */
+  lr?: number;
   imagesPerSecond: number;
   etaSeconds: number;
 }
 
+/**
+ * Where the bar draws: a writable text stream. Structural, so that the declarations need no Node.js
+ * types (process.stderr fits).
+ */
+export interface ProgressStream {
+  write(text: string): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Options of createProgressBar. */
 export interface ProgressBarOptions {
-  // Where to draw (default process.stderr).
-  stream?: Writable & { isTTY?: boolean; columns?: number };
-  // Draw even when the stream is not a TTY (each update then ends its line).
+  /** Where to draw (default process.stderr). */
+  stream?: ProgressStream;
+  /** Draw even when the stream is not a TTY (each update then ends its line). */
   force?: boolean;
-  // Minimum milliseconds between redraws (default 100; the last step always draws).
+  /** Minimum milliseconds between redraws (default 100; the last step always draws). */
   throttleMs?: number;
+  /** Width of the bar in characters (default 24). */
   width?: number;
 }
 
+/** A progress bar on a terminal. */
 export interface ProgressBar {
   update(event: ProgressBarEvent): void;
-  // A message above the bar (e.g. an evaluation result).
+  /** A message above the bar (e.g. an evaluation result), never glued onto it. */
   log(line: string): void;
   stop(): void;
 }
@@ -46,12 +63,13 @@ export function renderProgress(event: ProgressBarEvent, width = 24): string {
   const fraction = event.totalSteps > 0 ? Math.min(1, event.step / event.totalSteps) : 0;
   const filled = Math.round(fraction * width);
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-  const epoch = event.epochs ? `epoch ${event.epoch + 1}/${event.epochs}` : `epoch ${event.epoch + 1}`;
-  const loss = Number.isFinite(event.loss) ? event.loss.toFixed(4) : String(event.loss);
-  return (
-    `${bar} ${(fraction * 100).toFixed(0).padStart(3)}% ${event.step}/${event.totalSteps} ${epoch} ` +
-    `loss ${loss} lr ${event.lr.toExponential(2)} ${event.imagesPerSecond.toFixed(1)} img/s eta ${formatDuration(event.etaSeconds)}`
-  );
+  const parts = [`${bar} ${(fraction * 100).toFixed(0).padStart(3)}% ${event.step}/${event.totalSteps}`];
+  if (event.epoch !== undefined) parts.push(event.epochs ? `epoch ${event.epoch + 1}/${event.epochs}` : `epoch ${event.epoch + 1}`);
+  // A diverged loss (±Infinity) is worth showing; a missing one (undefined, NaN) is not there to show.
+  if (event.loss !== undefined && !Number.isNaN(event.loss)) parts.push(`loss ${Number.isFinite(event.loss) ? event.loss.toFixed(4) : String(event.loss)}`);
+  if (event.lr !== undefined && Number.isFinite(event.lr)) parts.push(`lr ${event.lr.toExponential(2)}`);
+  parts.push(`${event.imagesPerSecond.toFixed(1)} img/s eta ${formatDuration(event.etaSeconds)}`);
+  return parts.join(' ');
 }
 
 // A bar on `stream`, or null when it is not a TTY and `force` is not set.

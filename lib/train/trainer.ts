@@ -24,6 +24,7 @@ import type { SeqSam, TrainBatch, TrainingOptions } from '../model/seqsam.js';
 import { EmbeddingCache, type EmbeddingCacheOptions, type EmbeddingCacheStats } from './embedding-cache.js';
 import { evaluate, modelGeometry, ownCache, stepInputs, type EvaluationResult } from './evaluate.js';
 import { createProgressBar, type ProgressBar } from './progress-bar.js';
+import { keepStepCheckpoint, removeStepCheckpoints } from './step-checkpoints.js';
 import { createSchedule, describeSchedule, type Schedule, type ScheduleSpec } from './schedules.js';
 
 export type BestMetric = 'ged' | 'dice' | 'diceMax' | 'hmIou';
@@ -80,7 +81,12 @@ export interface TrainOptions {
   logFile?: string;
   // last.safetensors (every epoch end, every saveEvery steps, on abort) and best.safetensors go here.
   checkpointDir?: string;
+  // Every saveEvery steps last.safetensors is written and also kept as step-NNNNNNN.safetensors; `keep`
+  // of those stay (default 3; 0 keeps every one).
   saveEvery?: number;
+  keep?: number;
+  // Written into every checkpoint's metadata (e.g. how the caller split the data, for evaluation later).
+  metadata?: Record<string, string>;
   bestMetric?: BestMetric; // default 'ged'
   // A last.safetensors (or best.safetensors) written by train(): continue from its position.
   resume?: string;
@@ -185,6 +191,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const bestMetric = options.bestMetric ?? 'ged';
   if (!(bestMetric in lowerIsBetter)) throw new SeqsamError('ERR_ARGUMENT', `train: bestMetric must be one of ${Object.keys(lowerIsBetter).join(', ')} (got ${String(bestMetric)})`);
   const saveEvery = options.saveEvery === undefined ? 0 : positiveInteger('saveEvery', options.saveEvery, 0);
+  const keep = options.keep === undefined ? 3 : positiveInteger('keep', options.keep, 0);
 
   // Where we start: fresh, or a checkpoint's position.
   let resumed: Awaited<ReturnType<typeof readTrainerState>> | null = null;
@@ -282,6 +289,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const save = async (path: string, kind: 'last' | 'best', pending = false) => {
     const state = stateAt(pending);
     await model.save(path, {
+      ...options.metadata,
       trainer: JSON.stringify(state),
       epoch: String(state.epoch),
       step: String(state.step),
@@ -411,7 +419,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         options.onProgress?.(event);
 
         const epochEnd = batchInEpoch >= stepsPerEpoch;
-        if (evalEvery > 0 && valIdx.length && step % evalEvery === 0) {
+        // The last step is always evaluated: a run shorter than evalEvery still gets its best checkpoint.
+        if (evalEvery > 0 && valIdx.length && (step % evalEvery === 0 || step === totalSteps)) {
           try {
             await evaluateOrStop();
           } catch (error) {
@@ -420,6 +429,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           }
         }
         if (lastPath && (epochEnd || (saveEvery > 0 && step % saveEvery === 0))) await save(lastPath, 'last');
+        if (lastPath && saveEvery > 0 && step % saveEvery === 0) await keepStepCheckpoint(lastPath, checkpointDir!, step, keep);
       }
     }
     await log({ type: 'end', epoch: epochs, step, best, bestStep });
@@ -440,8 +450,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
 }
 
-// Removes a run's checkpoints (last and best), e.g. before starting over in the same directory.
+// Removes a run's checkpoints (last, best and the step-numbered ones), e.g. before starting over in the
+// same directory.
 export async function removeCheckpoints(checkpointDir: string): Promise<void> {
   await rm(join(checkpointDir, 'last.safetensors'), { force: true });
   await rm(join(checkpointDir, 'best.safetensors'), { force: true });
+  await removeStepCheckpoints(checkpointDir);
 }
