@@ -32,15 +32,18 @@ class StateDictFlattener {
     } else if (value->kind == PickleValue::Kind::Dict) {
       // A state dict is a tree: one dict reached twice (through the pickle memo) would repeat every name
       // below it, doubling with each level, so it is refused rather than enumerated.
+      const std::string where = "'" + (prefix.empty() ? std::string("<root>") : prefix) + "'";
+      require(!onPath_.count(value.get()), code::kCheckpoint, path_ + ": the state dict refers to itself (the dict at " + where + " contains itself)");
       require(visited_.insert(value.get()).second, code::kCheckpoint,
-              path_ + ": the dict at '" + (prefix.empty() ? std::string("<root>") : prefix) +
-                  "' is also reached from another place (a shared sub-structure); a state dict is a tree");
+              path_ + ": the dict at " + where + " is also reached from another place (a shared sub-structure); a state dict is a tree");
+      onPath_.insert(value.get());
       for (const auto& [key, item] : value->entries) {
         require(++entries_ <= kMaxStateDictEntries, code::kCheckpoint,
                 path_ + ": the state dict has more than " + std::to_string(kMaxStateDictEntries) + " entries; not a state dict");
         if (key->kind != PickleValue::Kind::String) continue;
         flatten(item, prefix.empty() ? key->text : prefix + "." + key->text, depth + 1);
       }
+      onPath_.erase(value.get());
     }
   }
 
@@ -48,6 +51,7 @@ class StateDictFlattener {
   std::vector<std::pair<std::string, torch::Tensor>>& out_;
   const std::string& path_;
   std::unordered_set<const PickleValue*> visited_;
+  std::unordered_set<const PickleValue*> onPath_;  // the dicts from the root down to the one being read
   size_t entries_ = 0;
   size_t nameBytes_ = 0;
 };
