@@ -4,6 +4,7 @@ export { Tensor, disposeAll, type DType, type NamedTensors, type AnyTypedArray }
 export { info, setThreads, manualSeed, tensorStats, cudaMemory, packageVersion, type SeqsamInfo, type ThreadOptions } from './runtime.js';
 export * as checkpoint from './checkpoint/index.js';
 export * as ops from './ops.js';
+export * as profile from './profile.js';
 export { Sam, type SamPrediction, type SamPredictOptions } from './model/sam.js';
 export { SeqSam, type TrainingOptions, type TrainBatch, type StepResult, type SeqSamPrediction, type SeqSamPredictOptions } from './model/seqsam.js';
 export { ImageEmbedding } from './model/embedding.js';

@@ -51,6 +51,8 @@ export interface NativeAddon {
   setThreads(torch: number, blas: number): void;
   manualSeed(seed: number): void;
   cudaMemory(index: number): { free: number; total: number } | null;
+  profileStart(withCuda: boolean): void;
+  profileStop(): string;
   readTorchCheckpoint(path: string): Promise<NamedNativeTensors>;
   readSafetensors(path: string, dataStart: number, entries: SafetensorsEntry[]): Promise<NamedNativeTensors>;
   writeSafetensors(path: string, header: string, tensors: NativeTensor[]): Promise<void>;

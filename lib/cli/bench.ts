@@ -12,6 +12,7 @@ import type { Precision } from '../model/native-model.js';
 import { Sam } from '../model/sam.js';
 import { SeqSam } from '../model/seqsam.js';
 import { assignment, diceCost } from '../ops.js';
+import { formatTraceSummary, startProfile, stopProfile } from '../profile.js';
 import { info, setThreads } from '../runtime.js';
 import { Tensor } from '../tensor.js';
 
@@ -32,6 +33,23 @@ function randomTensor(shape: number[], seed: number, map: (x: number) => number 
   return Tensor.from(Float32Array.from({ length: size }, () => map(random())), shape, { device });
 }
 
+// --profile: one more run of the first measured entry, under LibTorch's profiler.
+let profileRequest: { path: string; captured: boolean } | null = null;
+
+async function profileOnce(run: () => Promise<unknown>): Promise<void> {
+  if (!profileRequest || profileRequest.captured) return;
+  profileRequest.captured = true;
+  const cuda = info().cuda;
+  startProfile({ cuda });
+  try {
+    await run();
+    if (cuda) await cudaSync();
+  } finally {
+    const trace = await stopProfile(profileRequest.path);
+    process.stderr.write(`bench: trace of one run in ${profileRequest.path} (${trace.traceEvents.length} events)\n${formatTraceSummary(trace)}\n`);
+  }
+}
+
 // Median seconds of `repeats` runs after one warm-up.
 async function time(run: () => Promise<unknown>, repeats: number): Promise<number> {
   await run();
@@ -42,6 +60,7 @@ async function time(run: () => Promise<unknown>, repeats: number): Promise<numbe
     samples.push((performance.now() - started) / 1000);
   }
   samples.sort((a, b) => a - b);
+  await profileOnce(run);
   return samples[Math.floor(samples.length / 2)];
 }
 
@@ -144,7 +163,9 @@ async function timeCuda(run: () => Promise<unknown>, runs: number): Promise<numb
   const started = performance.now();
   for (let i = 0; i < runs; i++) await run();
   await cudaSync();
-  return (performance.now() - started) / 1000 / runs;
+  const seconds = (performance.now() - started) / 1000 / runs;
+  await profileOnce(run);
+  return seconds;
 }
 
 function randomCuda(shape: number[], seed: number, map?: (x: number) => number): Tensor {
@@ -267,7 +288,7 @@ const caseSettings: Record<Suite, Record<string, string | number>> = {
 // Without --only: the CPU suites.
 const defaultSuites: Suite[] = ['encoder', 'decoder', 'matching', 'train'];
 
-export const benchCommand: CommandModule<object, { case?: string[]; repeats: number; json: boolean }> = {
+export const benchCommand: CommandModule<object, { case?: string[]; repeats: number; json: boolean; profile?: string }> = {
   command: 'bench',
   describe: 'Measure encoder, decoder, cost + matching and training-step speed',
   builder: (y) =>
@@ -275,10 +296,12 @@ export const benchCommand: CommandModule<object, { case?: string[]; repeats: num
       .option('case', { alias: 'only', type: 'array', string: true, choices: Object.keys(suites), describe: 'run these cases (default: the CPU ones)' })
       .option('repeats', { type: 'number', default: 3, describe: 'timed runs per entry (median reported)' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object: named results with units and settings' })
+      .option('profile', { type: 'string', describe: "write a Chrome / Perfetto trace of one run of the first entry to this file, and print its top ops (or GPU kernels)" })
       .example('$0 bench --case train --json', 'the training step only, as JSON'),
   handler: async (args) => {
     if (!Number.isInteger(args.repeats) || args.repeats < 1) throw new SeqsamError('ERR_ARGUMENT', `--repeats must be a positive integer (got ${args.repeats})`);
     const before = info();
+    profileRequest = args.profile ? { path: args.profile, captured: false } : null;
     const entries: Entry[] = [];
     const chosen = (args.case?.length ? args.case : defaultSuites) as Suite[];
     try {

@@ -7,6 +7,7 @@
 #include "bindings/registry.h"
 #include "core/errors.h"
 #include "core/js_errors.h"
+#include "core/profiler.h"
 #include "core/threads.h"
 #include "cuda/device_memory.h"
 
@@ -81,6 +82,20 @@ Napi::Value cudaMemory(const Napi::CallbackInfo& info) {
   });
 }
 
+// profileStart(withCuda): LibTorch's profiler on, for every seqsam call until profileStop.
+Napi::Value profileStart(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    require(info.Length() >= 1 && info[0].IsBoolean(), code::kArgument, "profileStart(withCuda): withCuda must be a boolean");
+    startProfiling(info[0].As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
+  });
+}
+
+// profileStop() -> the session's Chrome trace (JSON text).
+Napi::Value profileStop(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), stopProfiling()); });
+}
+
 }  // namespace
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
@@ -88,6 +103,8 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, setThreads));
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed));
   exports.Set("cudaMemory", Napi::Function::New(env, cudaMemory));
+  exports.Set("profileStart", Napi::Function::New(env, profileStart));
+  exports.Set("profileStop", Napi::Function::New(env, profileStop));
 }
 
 }  // namespace seqsam::bindings

@@ -4,6 +4,7 @@
 
 #include "core/env_lifetime.h"
 #include "core/js_errors.h"
+#include "core/profiler.h"
 #include "core/threads.h"
 
 namespace seqsam {
@@ -16,12 +17,16 @@ class AsyncTask : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, "seqsam"),
         deferred_(Napi::Promise::Deferred::New(env)),
         closing_(envClosing(env)),
+        profiling_(profilingState()),
         work_(std::move(work)) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
+    // A profiling session started on the JS thread records this call on the worker too.
+    std::optional<at::ThreadLocalStateGuard> profiled;
+    if (profiling_) profiled.emplace(*profiling_);
     try {
       applyConfiguredThreads();
       finish_ = work_();
@@ -64,6 +69,7 @@ class AsyncTask : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   EnvClosing closing_;
+  std::optional<at::ThreadLocalState> profiling_;
   std::function<Finish()> work_;
   Finish finish_;
   CaughtError error_;

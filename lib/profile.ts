@@ -1,0 +1,120 @@
+// LibTorch's profiler around seqsam calls: a Chrome trace (chrome://tracing, ui.perfetto.dev) of every op
+// on the CPU and every kernel on the GPU, and the table of where the time went.
+import { writeFile } from 'node:fs/promises';
+
+import { SeqsamError, nativeSync } from './errors.js';
+import { addon } from './native.js';
+
+/** One event of a Chrome trace ("complete" events: start and duration in microseconds). */
+export interface TraceEvent {
+  name: string;
+  /** 'cpu_op' (an op on a CPU thread) or 'kernel' (GPU work). */
+  cat: string;
+  ts: number;
+  dur: number;
+  pid: number;
+  tid: number;
+}
+
+export interface Trace {
+  traceEvents: TraceEvent[];
+}
+
+/** Time spent in one op or kernel name over a trace. */
+export interface TraceRow {
+  name: string;
+  /** 'cpu_op' or 'kernel'. */
+  cat: string;
+  calls: number;
+  /** Microseconds inside the op, its children excluded (for kernels: their whole duration). */
+  selfUs: number;
+  /** Microseconds inside the op, children included. */
+  totalUs: number;
+}
+
+/**
+ * Records every seqsam call (on whichever worker thread runs it) until `stopProfile`. With
+ * `cuda: true`, GPU kernels too. One session at a time.
+ */
+export function startProfile(options: { cuda?: boolean } = {}): void {
+  nativeSync(() => addon().profileStart(Boolean(options.cuda)));
+}
+
+/** Ends the session; returns its trace, and writes it to `path` when given. */
+export async function stopProfile(path?: string): Promise<Trace> {
+  const text = nativeSync(() => addon().profileStop());
+  if (path !== undefined) {
+    try {
+      await writeFile(path, text);
+    } catch (error) {
+      throw new SeqsamError('ERR_IO', `profile: cannot write the trace to '${path}': ${(error as Error).message}`);
+    }
+  }
+  return JSON.parse(text) as Trace;
+}
+
+/**
+ * Time per op / kernel name, most first: GPU kernels by their time when the trace has any, else CPU ops
+ * by self time (an op's time minus the ops it called, on the same thread).
+ */
+export function summarizeTrace(trace: Trace, top = 15): TraceRow[] {
+  const rows = new Map<string, TraceRow>();
+  const row = (e: TraceEvent) => {
+    const key = `${e.cat}\u0000${e.name}`;
+    let r = rows.get(key);
+    if (!r) rows.set(key, (r = { name: e.name, cat: e.cat, calls: 0, selfUs: 0, totalUs: 0 }));
+    return r;
+  };
+  const threads = new Map<string, TraceEvent[]>();
+  for (const e of trace.traceEvents) {
+    if (e.cat === 'kernel') {
+      const r = row(e);
+      r.calls += 1;
+      r.selfUs += e.dur;
+      r.totalUs += e.dur;
+      continue;
+    }
+    const key = `${e.pid}:${e.tid}`;
+    if (!threads.has(key)) threads.set(key, []);
+    threads.get(key)!.push(e);
+  }
+  for (const events of threads.values()) {
+    // Outer ops first where two start together; a stack of open ops gives each its children's time.
+    events.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+    const open: { event: TraceEvent; children: number }[] = [];
+    const close = () => {
+      const { event, children } = open.pop()!;
+      const r = row(event);
+      r.calls += 1;
+      r.totalUs += event.dur;
+      r.selfUs += Math.max(0, event.dur - children);
+      if (open.length) open[open.length - 1].children += event.dur;
+    };
+    for (const e of events) {
+      while (open.length && open[open.length - 1].event.ts + open[open.length - 1].event.dur <= e.ts) close();
+      open.push({ event: e, children: 0 });
+    }
+    while (open.length) close();
+  }
+  const all = [...rows.values()];
+  const hasKernels = all.some((r) => r.cat === 'kernel');
+  return all
+    .filter((r) => !hasKernels || r.cat === 'kernel')
+    .sort((a, b) => b.selfUs - a.selfUs)
+    .slice(0, top);
+}
+
+/** The rows as a plain-text table with each row's share of the listed kind's total. */
+export function formatTraceSummary(trace: Trace, top = 15): string {
+  const rows = summarizeTrace(trace, Number.POSITIVE_INFINITY);
+  const total = rows.reduce((sum, r) => sum + r.selfUs, 0);
+  const shown = rows.slice(0, top);
+  const kind = shown[0]?.cat === 'kernel' ? 'GPU kernel' : 'CPU op (self time)';
+  const width = Math.min(60, Math.max(10, ...shown.map((r) => r.name.length)));
+  const lines = [`${kind.padEnd(width)}  calls    total ms   share`];
+  for (const r of shown) {
+    const name = r.name.length > width ? `${r.name.slice(0, width - 1)}…` : r.name;
+    lines.push(`${name.padEnd(width)}  ${String(r.calls).padStart(5)}  ${(r.selfUs / 1000).toFixed(3).padStart(10)}  ${((100 * r.selfUs) / Math.max(total, 1e-9)).toFixed(1).padStart(5)}%`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,51 @@
+// The profiler: a session started on the JS thread records the ops of calls that run on worker threads,
+// as a Chrome trace; the summary's self times against a hand-made trace; one session at a time.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'node:test';
+
+import { SeqSam, profile, tinyConfig } from '../dist/lib/index.js';
+import { rejectsCoded, tempDir } from './helpers.mjs';
+
+test('a profiling session records the ops of async calls (run on worker threads) as a Chrome trace', async (t) => {
+  const model = await SeqSam.load({ config: tinyConfig, seed: 1 });
+  const embedding = await model.embed({ data: new Uint8Array(64 * 64 * 3).fill(7), width: 64, height: 64, channels: 3 });
+  const path = join(tempDir(t), 'trace.json');
+  profile.startProfile();
+  let trace;
+  try {
+    (await model.predict(embedding, { box: [4, 4, 40, 40], numMasks: 3 })).dispose();
+  } finally {
+    trace = await profile.stopProfile(path);
+  }
+  embedding.dispose();
+  model.dispose();
+  assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), trace, 'the file holds the returned trace');
+  const ops = trace.traceEvents.filter((e) => e.cat === 'cpu_op');
+  assert.ok(ops.length > 50, `a SeqSAM prediction runs many ops (${ops.length} recorded)`);
+  for (const name of ['aten::conv2d', 'aten::sigmoid']) assert.ok(ops.some((e) => e.name === name), `${name} recorded`);
+  for (const e of ops) assert.ok(Number.isFinite(e.ts) && e.dur >= 0, `${e.name}: ts ${e.ts}, dur ${e.dur}`);
+  const rows = profile.summarizeTrace(trace);
+  assert.ok(rows.length > 0 && rows.every((r, i) => i === 0 || rows[i - 1].selfUs >= r.selfUs), 'rows by self time, most first');
+});
+
+test('summarizeTrace: self time is an op\'s time minus its children on the same thread; kernels win over CPU ops', () => {
+  const op = (name, ts, dur, tid = 1) => ({ name, cat: 'cpu_op', ts, dur, pid: 0, tid });
+  // parent [0, 10) calls child [2, 5) and child [5, 9), which calls leaf [6, 7); another thread runs parent [0, 4).
+  const trace = { traceEvents: [op('parent', 0, 10), op('child', 2, 3), op('child', 5, 4), op('leaf', 6, 1), op('parent', 0, 4, 2)] };
+  const rows = Object.fromEntries(profile.summarizeTrace(trace).map((r) => [r.name, r]));
+  assert.deepEqual(rows.parent, { name: 'parent', cat: 'cpu_op', calls: 2, selfUs: 10 - 3 - 4 + 4, totalUs: 14 });
+  assert.deepEqual(rows.child, { name: 'child', cat: 'cpu_op', calls: 2, selfUs: 3 + 4 - 1, totalUs: 7 });
+  assert.deepEqual(rows.leaf, { name: 'leaf', cat: 'cpu_op', calls: 1, selfUs: 1, totalUs: 1 });
+  const withKernels = { traceEvents: [...trace.traceEvents, { name: 'gemm', cat: 'kernel', ts: 1, dur: 2, pid: 1, tid: 7 }, { name: 'gemm', cat: 'kernel', ts: 4, dur: 3, pid: 1, tid: 7 }] };
+  assert.deepEqual(profile.summarizeTrace(withKernels), [{ name: 'gemm', cat: 'kernel', calls: 2, selfUs: 5, totalUs: 5 }]);
+  assert.match(profile.formatTraceSummary(withKernels), /GPU kernel[\s\S]*gemm\s+2\s+0\.005\s+100\.0%/);
+});
+
+test('one profiling session at a time', async () => {
+  profile.startProfile();
+  assert.throws(() => profile.startProfile(), { code: 'ERR_ARGUMENT', message: /already on/ });
+  await profile.stopProfile();
+  await rejectsCoded(profile.stopProfile(), 'ERR_ARGUMENT', 'not on');
+});
