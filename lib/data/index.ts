@@ -9,6 +9,7 @@ export const datasets = { lidcPickle, qubiq, folder, synthetic } as const;
 export type { Dataset, RawImage, Sample } from './types.js';
 export { DataError, isDataError, type DataErrorCode } from './errors.js';
 export { splitByGroup, splitByImage, collectGroups, type Split, type SplitOptions, type GroupedDataset } from './split.js';
+export { splitInFileOrder } from './reference-split.js';
 export { lidcPickle, LidcPickleDataset, type LidcPickleOptions } from './lidc-pickle.js';
 export { qubiq, QubiqDataset, type QubiqOptions } from './qubiq.js';
 export { folder, FolderDataset, type FolderOptions } from './folder.js';

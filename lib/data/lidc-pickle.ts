@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { DataError, ioError } from './errors.js';
 import { toFloat32, toUint8, checkLayout, toFloat64 } from './ndarray.js';
 import { BigStr, LazyBytes, NdArray, describe, unpickleFile, utf8ToLatin1 } from './pickle.js';
+import { checkLidcIntensity, withIntensity, type LidcIntensity } from './lidc-intensity.js';
 import { type Dataset, type Sample } from './types.js';
 import { toPath, checkIndex } from './util.js';
 
@@ -29,6 +30,14 @@ export interface LidcPickleOptions {
   bufferSize?: number;
   /** Reject images with values outside [0,1] (default true). */
   checkRange?: boolean;
+  /**
+   * How intensities reach the encoder: 'minmax' (default; each crop stretched over its own min..max by the
+   * model) or 'reference' (⌊255·x⌋ as 8-bit data, normalised with SAM's ImageNet mean/std, as the
+   * reference's pipeline did; see lidc-intensity.ts).
+   */
+  intensity?: LidcIntensity;
+  /** 'reference' sets intensity 'reference' (unless intensity is given). */
+  protocol?: 'reference';
 }
 
 interface ArrayRef {
@@ -56,10 +65,12 @@ export class LidcPickleDataset implements Dataset {
   readonly path: string;
   private readonly entries: Entry[];
   private readonly checkRange: boolean;
+  readonly intensity: LidcIntensity;
 
   /** @internal */
-  constructor(path: string, entries: Entry[], raters: number, checkRange: boolean) {
+  constructor(path: string, entries: Entry[], raters: number, checkRange: boolean, intensity: LidcIntensity = 'minmax') {
     this.path = path;
+    this.intensity = intensity;
     this.entries = entries;
     this.raters = raters;
     this.checkRange = checkRange;
@@ -75,8 +86,10 @@ export class LidcPickleDataset implements Dataset {
   get(i: number): Sample | Promise<Sample> {
     checkIndex(this, i);
     const e = this.entries[i]!;
-    if (e.image.data instanceof LazyBytes || e.masks.some((m) => m.data instanceof LazyBytes)) return this.readLazy(e);
-    return buildSample(this.path, e, this.raters, false);
+    if (e.image.data instanceof LazyBytes || e.masks.some((m) => m.data instanceof LazyBytes)) {
+      return this.readLazy(e).then((sample) => withIntensity(sample, this.intensity));
+    }
+    return withIntensity(buildSample(this.path, e, this.raters, false), this.intensity);
   }
 
   private async readLazy(e: Entry): Promise<Sample> {
@@ -209,6 +222,10 @@ export async function lidcPickle(path: string | URL, options: LidcPickleOptions 
   }
   const lazy = options.lazy === true;
   const checkRange = options.checkRange !== false;
+  if (options.protocol !== undefined && options.protocol !== 'reference') {
+    throw new DataError(`lidcPickle(${file}): option protocol must be 'reference', got ${JSON.stringify(options.protocol)}`, 'ERR_ARGUMENT');
+  }
+  const intensity = checkLidcIntensity(`lidcPickle(${file})`, options.intensity ?? (options.protocol === 'reference' ? 'reference' : undefined));
 
   const root = await unpickleFile(file, {
     onProgress: options.onProgress,
@@ -311,5 +328,5 @@ export async function lidcPickle(path: string | URL, options: LidcPickleOptions 
     }
     entries.push(entry);
   }
-  return new LidcPickleDataset(file, entries, raters, checkRange);
+  return new LidcPickleDataset(file, entries, raters, checkRange, intensity);
 }

@@ -1,4 +1,5 @@
-// QUBIQ (MICCAI 2020/21 "Quantification of Uncertainties in Biomedical Image Quantification") layout:
+// QUBIQ (MICCAI 2020/21 "Quantification of Uncertainties in Biomedical Image Quantification") layout, as
+// the release the reference reads unpacks (folders training_data_v2 and validation_data_v2):
 //   <root>/training_data_v2/<organ>/Training/caseNN/{image.nii.gz, task01_seg01.nii.gz, …}
 //   <root>/validation_data_v2/<organ>/Validation/caseNN/…
 // Images are 2-D (or 3-D with one slice). Orientation follows nibabel's get_fdata(): array axis 0 (the
@@ -10,14 +11,24 @@ import { join } from 'node:path';
 
 import { DataError, ioError } from './errors.js';
 import { readNifti, type NiftiVolume } from './nifti.js';
+import { referenceQubiqImage, referenceQubiqLabel } from './qubiq-reference.js';
 import { type Dataset, type Sample } from './types.js';
 import { checkIndex, naturalCompare, toPath } from './util.js';
 
 export interface QubiqOptions {
   split: 'training' | 'validation';
   /** Intensity window [lo, hi]: values are clipped to it and scaled to [0,1]. Default: per-image
-   * min–max scaling to [0,1] (what the reference does). */
+   * min–max scaling to [0,1]. */
   window?: [number, number];
+  /**
+   * 'native' (default): intensities as `window` says, at the native size, labels thresholded at 0.5.
+   * 'reference': the reference's preprocessing (see qubiq-reference.ts): shift by |min|, 256·x/max cast to
+   * 8 bits (the maximum wraps to 0), Pillow-bicubic resize to 256×256; labels resized bicubically and
+   * thresholded at > 0. `window` does not apply.
+   */
+  preprocessing?: 'native' | 'reference';
+  /** 'reference' sets preprocessing 'reference' (unless preprocessing is given). */
+  protocol?: 'reference';
   /** Sub-dataset folder (default 'kidney'; QUBIQ also has 'prostate', 'brain-growth', 'brain-tumor', 'pancreas', …). */
   organ?: string;
   /** Task number whose segmentations to load (default 1 → task01_segNN). */
@@ -39,10 +50,12 @@ export class QubiqDataset implements Dataset {
   readonly dir: string;
   private readonly cases: Case[];
   private readonly window: [number, number] | undefined;
+  readonly preprocessing: 'native' | 'reference';
 
   /** @internal */
-  constructor(name: string, dir: string, cases: Case[], raters: number, window: [number, number] | undefined) {
+  constructor(name: string, dir: string, cases: Case[], raters: number, window: [number, number] | undefined, preprocessing: 'native' | 'reference' = 'native') {
     this.name = name;
+    this.preprocessing = preprocessing;
     this.dir = dir;
     this.cases = cases;
     this.raters = raters;
@@ -81,8 +94,9 @@ export class QubiqDataset implements Dataset {
         }
         mask[p] = v > 0.5 ? 1 : 0;
       }
-      return mask;
+      return this.preprocessing === 'reference' ? referenceQubiqLabel(values, w, h) : mask;
     });
+    if (this.preprocessing === 'reference') return { id: c.id, group: c.id, image: referenceQubiqImage(pixels, width, height), labels };
     return {
       id: c.id,
       group: c.id,
@@ -159,6 +173,13 @@ export async function qubiq(root: string | URL, options: QubiqOptions): Promise<
       throw new DataError(`qubiq(${base}): option window must be [lo, hi] with finite lo < hi, got ${JSON.stringify(window)}`, 'ERR_ARGUMENT');
     }
   }
+  if (options.protocol !== undefined && options.protocol !== 'reference') {
+    throw new DataError(`qubiq(${base}): option protocol must be 'reference', got ${JSON.stringify(options.protocol)}`, 'ERR_ARGUMENT');
+  }
+  const preprocessing = options.preprocessing ?? (options.protocol === 'reference' ? 'reference' : 'native');
+  if (preprocessing !== 'native' && preprocessing !== 'reference') {
+    throw new DataError(`qubiq(${base}): option preprocessing must be 'native' or 'reference', got ${JSON.stringify(preprocessing)}`, 'ERR_ARGUMENT');
+  }
   const organ = options.organ ?? 'kidney';
   if (typeof organ !== 'string' || organ === '' || /[\\/]/.test(organ)) {
     throw new DataError(`qubiq(${base}): option organ must be a folder name, got ${JSON.stringify(organ)}`, 'ERR_ARGUMENT');
@@ -205,5 +226,5 @@ export async function qubiq(root: string | URL, options: QubiqOptions): Promise<
     cases.push({ id, dir: caseDir, image: join(caseDir, image), segs: ordered });
   }
   if (cases.length === 0) throw new DataError(`${dir}: no caseNN folders`, 'ERR_DATA');
-  return new QubiqDataset(`qubiq-${organ}-${split}`, dir, cases, raters, window ? [window[0], window[1]] : undefined);
+  return new QubiqDataset(`qubiq-${organ}-${split}`, dir, cases, raters, window ? [window[0], window[1]] : undefined, preprocessing);
 }

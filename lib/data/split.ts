@@ -1,7 +1,9 @@
 // Train/validation/test splits. splitByGroup keeps every group (series, patient) inside one split, so no
-// patient leaks between training and evaluation; splitByImage is the reference's image-level split.
+// patient leaks between training and evaluation; splitByImage shuffles single images into the splits;
+// by: 'reference' is the reference's own split (file order, no shuffling: see reference-split.ts).
 
 import { DataError } from './errors.js';
+import { splitInFileOrder } from './reference-split.js';
 import { mulberry32 } from './synthetic.js';
 import { type Dataset } from './types.js';
 
@@ -9,8 +11,12 @@ export interface SplitOptions {
   /** [train, val, test], non-negative, summing to 1 (default [0.8, 0.1, 0.1]). */
   fractions?: readonly [number, number, number] | readonly number[];
   seed?: number;
-  /** 'group' (default) or 'image' (= splitByImage). */
-  by?: 'group' | 'image';
+  /**
+   * 'group' (default), 'image' (= splitByImage: shuffled images), or 'reference' (the reference's split:
+   * in file order, validation the first 10 %, test the next 10 %, training the rest; fractions and seed
+   * do not apply).
+   */
+  by?: 'group' | 'image' | 'reference';
 }
 
 export interface Split {
@@ -90,8 +96,9 @@ function shuffle<T>(items: T[], seed: number): T[] {
  */
 export function splitByGroup(input: SplitInput, options: SplitOptions = {}): Split {
   if (options.by === 'image') return splitByImage(input, options);
+  if (options.by === 'reference') return splitInFileOrder(typeof input === 'number' ? input : (input as { length: number }).length);
   if (options.by !== undefined && options.by !== 'group') {
-    throw new DataError(`splitByGroup: option by must be 'group' or 'image', got ${JSON.stringify(options.by)}`, 'ERR_ARGUMENT');
+    throw new DataError(`splitByGroup: option by must be 'group', 'image' or 'reference', got ${JSON.stringify(options.by)}`, 'ERR_ARGUMENT');
   }
   const fractions = fractionsOf(options);
   const seed = seedOf(options);
@@ -120,8 +127,9 @@ export function splitByGroup(input: SplitInput, options: SplitOptions = {}): Spl
 }
 
 /**
- * Image-level split (what the reference does for LIDC): indices are shuffled (seeded) and cut into
- * round(f_train·N), round(f_val·N) and the rest. Images of one patient can land in different splits.
+ * Image-level split: indices are shuffled (seeded) and cut into round(f_train·N), round(f_val·N) and the
+ * rest. Images of one patient, even neighbouring slices of one nodule, can land in different splits.
+ * (The reference does not shuffle: see `by: 'reference'`.)
  */
 export function splitByImage(input: SplitInput, options: SplitOptions = {}): Split {
   const fractions = fractionsOf(options);

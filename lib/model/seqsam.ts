@@ -10,6 +10,7 @@ import { checkStepOptions, checkTrainingOptions, checkedBatchHandles } from './t
 import { parseMetadataJson } from '../checkpoint/metadata-json.js';
 import { checkKeys, checkNumMasks, checkObject } from '../validate.js';
 import { prediction, type SamPrediction } from './sam.js';
+import { resolveTrainingProtocol } from './training-protocol.js';
 
 export interface TrainingOptions {
   // 'seqsam' (default), or a baseline: 'sam-mcl' (3 heads, winner takes all), 'sam-det' (one mask)
@@ -30,6 +31,26 @@ export interface TrainingOptions {
   gradClip?: number;
   trainEncoder?: boolean;
   seed?: number;
+  /**
+   * Parameters AdamW leaves out of weight decay: 'none' (default: all decay) or 'bias-and-norm' (every
+   * bias and the transformer's LayerNorm weights, as Hugging Face's Trainer sets up AdamW).
+   */
+  decayExempt?: 'none' | 'bias-and-norm';
+  /**
+   * The baselines' Dice loss ('sam-mcl', 'sam-det'): 'whole-mask' (default) or 'row-wise' (a Dice per
+   * image row averaged over the rows, then the minimum over heads: the reference's baseline loss).
+   */
+  baselineDice?: 'whole-mask' | 'row-wise';
+  /**
+   * SeqSAM's blank labels: 'matched-label' (default: a pair counts when its matched label is non-blank) or
+   * 'pick-index' (pair r is weighed by the mask of label r, the r-th pick's position, as the reference).
+   */
+  blankMasking?: 'matched-label' | 'pick-index';
+  /**
+   * 'reference' turns on the reference's training settings where not given: gradClip 1.0, decayExempt
+   * 'bias-and-norm', baselineDice 'row-wise', blankMasking 'pick-index'. Recorded in saved checkpoints.
+   */
+  protocol?: 'reference';
 }
 
 export interface TrainBatch {
@@ -133,7 +154,8 @@ export class SeqSam extends ModelBase {
   // Sets up the objective and a fresh AdamW (lr 1e-4, weight decay 0.01 unless told otherwise).
   configureTraining(options: TrainingOptions = {}): void {
     checkTrainingOptions(options);
-    nativeSync(() => this.handle.configureTraining(options));
+    const resolved = resolveTrainingProtocol(options);
+    nativeSync(() => this.handle.configureTraining(resolved));
     this.#training = { ...options };
   }
 
@@ -218,7 +240,12 @@ export class SeqSam extends ModelBase {
       for (const [name, t] of Object.entries(wrapNamed(nativeSync(() => this.handle.optimizerState())))) optimizer[`optimizer.${name}`] = t;
     }
     try {
-      await this.saveTensors(path, 'all', optimizer, { model: 'seqsam', ...(this.#training ? { training: JSON.stringify(this.#training) } : {}), ...metadata });
+      await this.saveTensors(path, 'all', optimizer, {
+        model: 'seqsam',
+        ...(this.#training ? { training: JSON.stringify(this.#training) } : {}),
+        ...(this.#training?.protocol ? { protocol: this.#training.protocol } : {}),
+        ...metadata,
+      });
     } finally {
       disposeAll(optimizer);
     }

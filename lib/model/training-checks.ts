@@ -6,8 +6,9 @@ import type { NativeTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { FLOAT32_MAX, checkKeys, checkNumMasks, checkNumber, checkObject, checkRate, checkTensorValues } from '../validate.js';
 import type { TrainBatch, TrainingOptions } from './seqsam.js';
+import { checkProtocol } from './training-protocol.js';
 
-const trainingKeys = ['objective', 'numMasks', 'pooling', 'matching', 'feedback', 'reduction', 'lr', 'weightDecay', 'betas', 'eps', 'gradClip', 'trainEncoder', 'seed'];
+const trainingKeys = ['objective', 'numMasks', 'pooling', 'matching', 'feedback', 'reduction', 'lr', 'weightDecay', 'betas', 'eps', 'gradClip', 'trainEncoder', 'seed', 'decayExempt', 'baselineDice', 'blankMasking', 'protocol'];
 const batchKeys = ['embeddings', 'images', 'boxes', 'points', 'pointLabels', 'labels', 'labelMask', 'picks'];
 
 /** Checks a training setup before it reaches the native model (which checks the names of objectives and rules). */
@@ -21,6 +22,7 @@ export function checkTrainingOptions(options: unknown): asserts options is Train
   if (o.gradClip !== undefined) checkRate('training.gradClip', o.gradClip);
   if (o.eps !== undefined) checkNumber('training.eps', o.eps, { min: 0, aboveMin: true, max: FLOAT32_MAX });
   if (o.seed !== undefined) checkNumber('training.seed', o.seed, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+  checkProtocol('training options', o.protocol);
 }
 
 /** Checks trainStep's options: a learning rate that is finite and ≥ 0, and nothing unknown. */

@@ -164,6 +164,9 @@ seq::TrainConfig readTrainConfig(const Napi::Object& o) {
   c.objective = seq::parseObjective(str("objective", "seqsam"));
   c.pooling = seq::parsePooling(str("pooling", "strided"));
   c.matching = seq::parseMatching(str("matching", "hungarian"));
+  c.baselineDice = seq::parseBaselineDice(str("baselineDice", "whole-mask"));
+  c.blankMasking = seq::parseBlankMasking(str("blankMasking", "matched-label"));
+  c.optimizer.decayExempt = seq::parseDecayExemption(str("decayExempt", "none"));
   std::string feedback = str("feedback", "backprop");
   require(feedback == "backprop" || feedback == "stop-gradient", code::kArgument, what + ".feedback must be 'backprop' or 'stop-gradient'");
   c.feedback = feedback == "backprop" ? seq::Feedback::Backprop : seq::Feedback::StopGradient;

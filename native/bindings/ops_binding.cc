@@ -159,6 +159,7 @@ void registerOps(Napi::Env env, Napi::Object exports) {
   ops.Set("cat", Napi::Function::New(env, cat));
   ops.Set("select", Napi::Function::New(env, select));
   ops.Set("valueStats", Napi::Function::New(env, valueStats));
+  registerObjectiveOps(env, ops);
   exports.Set("ops", ops);
 }
 

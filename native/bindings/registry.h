@@ -8,6 +8,8 @@ void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerCheckpointIo(Napi::Env env, Napi::Object exports);
 void registerModel(Napi::Env env, Napi::Object exports);
 void registerOps(Napi::Env env, Napi::Object exports);
+// Adds setLoss / winnerLoss to the ops object registerOps builds.
+void registerObjectiveOps(Napi::Env env, Napi::Object ops);
 void registerMetrics(Napi::Env env, Napi::Object exports);
 
 }  // namespace seqsam::bindings

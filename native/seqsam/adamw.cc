@@ -13,6 +13,7 @@ AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params, AdamWOpt
   for (const auto& [name, p] : params_) {
     expAvg_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve));
     expAvgSq_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+    decays_.push_back(!isDecayExempt(name, options_.decayExempt));
   }
 }
 
@@ -34,8 +35,8 @@ void AdamW::step(const torch::Tensor& apply) {
                 ") gives an update scale outside float32's range; the weights were left unchanged");
   }
   steps_ = next;
-  auto update = [&](torch::Tensor& p, torch::Tensor& expAvg, torch::Tensor& expAvgSq, const torch::Tensor& g) {
-    p.mul_(decay);
+  auto update = [&](torch::Tensor& p, torch::Tensor& expAvg, torch::Tensor& expAvgSq, const torch::Tensor& g, bool decays) {
+    if (decays) p.mul_(decay);
     expAvg.lerp_(g, 1.0 - options_.beta1);
     expAvgSq.mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
     torch::Tensor denom = (expAvgSq.sqrt() / sqrtBias2).add_(options_.eps);
@@ -46,12 +47,12 @@ void AdamW::step(const torch::Tensor& apply) {
     const torch::Tensor& g = p.grad();
     if (!g.defined()) continue;
     if (!apply.defined()) {
-      update(p, expAvg_[i], expAvgSq_[i], g);
+      update(p, expAvg_[i], expAvgSq_[i], g, decays_[i]);
       continue;
     }
     // The same operations on copies, kept only where `apply` holds: bit-identical to the in-place update.
     torch::Tensor p2 = p.clone(), m = expAvg_[i].clone(), v = expAvgSq_[i].clone();
-    update(p2, m, v, g);
+    update(p2, m, v, g, decays_[i]);
     p.copy_(torch::where(apply, p2, p));
     expAvg_[i].copy_(torch::where(apply, m, expAvg_[i]));
     expAvgSq_[i].copy_(torch::where(apply, v, expAvgSq_[i]));

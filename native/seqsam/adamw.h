@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "seqsam/decay_exemption.h"
+
 namespace seqsam::seq {
 
 struct AdamWOptions {
@@ -15,6 +17,8 @@ struct AdamWOptions {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
+  // Parameters left out of the decay (by name); the choice is fixed when the optimizer is built.
+  DecayExemption decayExempt = DecayExemption::None;
 };
 
 class AdamW {
@@ -34,6 +38,8 @@ class AdamW {
   AdamWOptions& options() { return options_; }
   int64_t steps() const { return steps_; }
   const std::vector<std::pair<std::string, torch::Tensor>>& params() const { return params_; }
+  // Whether the i-th parameter decays (false: exempt under options().decayExempt).
+  bool decays(size_t i) const { return decays_[i]; }
 
   // "<param>.exp_avg" / "<param>.exp_avg_sq" per parameter, plus "step".
   std::vector<std::pair<std::string, torch::Tensor>> state() const;
@@ -45,6 +51,7 @@ class AdamW {
  private:
   std::vector<std::pair<std::string, torch::Tensor>> params_;
   std::vector<torch::Tensor> expAvg_, expAvgSq_;
+  std::vector<bool> decays_;
   AdamWOptions options_;
   int64_t steps_ = 0;
 };

@@ -43,6 +43,16 @@ torch::Tensor diceCost(const torch::Tensor& logits, const torch::Tensor& labels)
   return torch::cat(parts);
 }
 
+torch::Tensor rowWiseDiceCost(const torch::Tensor& logits, const torch::Tensor& label) {
+  require(logits.dim() == 4 && label.dim() == 4 && label.size(1) == 1, code::kShape,
+          "row-wise dice cost: logits and label must be (B, M, H, W) and (B, 1, H, W)");
+  torch::Tensor p = torch::sigmoid(logits);          // (B, M, H, W)
+  torch::Tensor g = label.to(p.scalar_type());       // (B, 1, H, W), broadcast over M
+  torch::Tensor intersection = (p * g).sum(-1);      // (B, M, H)
+  torch::Tensor denominator = p.square().sum(-1) + g.square().sum(-1);
+  return (1.0 - (2.0 * intersection + kSmooth) / (denominator + kSmooth)).mean(-1);
+}
+
 torch::Tensor diceCostPerPair(const torch::Tensor& logits, const torch::Tensor& labels) {
   const int64_t b = logits.size(0), m = logits.size(1), k = labels.size(1);
   torch::Tensor cost = torch::empty({b, m, k}, logits.options());

@@ -18,12 +18,24 @@ Reduction parseReduction(const std::string& name) {
   fail(code::kArgument, "reduction must be 'sum' or 'mean' (got '" + name + "')");
 }
 
+BaselineDice parseBaselineDice(const std::string& name) {
+  if (name == "whole-mask") return BaselineDice::WholeMask;
+  if (name == "row-wise") return BaselineDice::RowWise;
+  fail(code::kArgument, "baselineDice must be 'whole-mask' or 'row-wise' (got '" + name + "')");
+}
+
+BlankMasking parseBlankMasking(const std::string& name) {
+  if (name == "matched-label") return BlankMasking::MatchedLabel;
+  if (name == "pick-index") return BlankMasking::PickIndex;
+  fail(code::kArgument, "blankMasking must be 'matched-label' or 'pick-index' (got '" + name + "')");
+}
+
 torch::Tensor nonBlankMask(const torch::Tensor& labels) {
   return (labels.flatten(2).amax(-1) > 0).to(torch::kFloat);
 }
 
 SetLoss matchedSetLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& labelMask,
-                       const torch::Tensor& picks, Matching matching, Reduction reduction) {
+                       const torch::Tensor& picks, Matching matching, Reduction reduction, BlankMasking blankMasking) {
   const int64_t batch = logits.size(0), numLabels = labels.size(1);
   require(picks.dim() == 2 && picks.size(0) == batch, code::kShape, "set loss: picks must be (B, P)");
   torch::Tensor index = picks.to(logits.device()).view({batch, -1, 1, 1}).expand({batch, picks.size(1), logits.size(2), logits.size(3)});
@@ -42,7 +54,15 @@ SetLoss matchedSetLoss(const torch::Tensor& logits, const torch::Tensor& labels,
   torch::Tensor matched = torch::zeros_like(cost);
   torch::Tensor valid = assignment >= 0;
   matched.scatter_(2, assignment.clamp_min(0).unsqueeze(-1), valid.unsqueeze(-1).to(cost.scalar_type()));
-  torch::Tensor weights = labelMask.defined() ? matched * labelMask.to(cost.scalar_type()).unsqueeze(1) : matched;
+  torch::Tensor weights = matched;
+  if (labelMask.defined() && blankMasking == BlankMasking::MatchedLabel) {
+    weights = matched * labelMask.to(cost.scalar_type()).unsqueeze(1);  // (B, 1, K): by the matched label
+  } else if (labelMask.defined()) {
+    require(numPicks <= numLabels, code::kArgument,
+            "set loss: pick-indexed blank masking weighs pick r by label r's mask, so it needs at most K = " + std::to_string(numLabels) +
+                " picks (got " + std::to_string(numPicks) + ")");
+    weights = matched * labelMask.to(cost.scalar_type()).slice(1, 0, numPicks).unsqueeze(2);  // (B, P, 1): by the pick's position
+  }
   torch::Tensor loss = (cost * weights).sum() / static_cast<double>(numLabels);
   if (reduction == Reduction::Mean) loss = loss / static_cast<double>(batch);
   return {loss, cost, assignment};
@@ -68,11 +88,11 @@ torch::Tensor pickTargetLabels(const torch::Tensor& labels, const torch::Tensor&
 }
 
 WinnerLoss winnerTakesAllLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& targets,
-                              Reduction reduction) {
+                              Reduction reduction, BaselineDice dice) {
   const int64_t batch = logits.size(0);
   torch::Tensor index = targets.to(labels.device()).view({batch, 1, 1, 1}).expand({batch, 1, labels.size(2), labels.size(3)});
   torch::Tensor target = labels.gather(1, index);              // (B, 1, H, W)
-  torch::Tensor cost = diceCost(logits, target).squeeze(-1);  // (B, heads)
+  torch::Tensor cost = dice == BaselineDice::RowWise ? rowWiseDiceCost(logits, target) : diceCost(logits, target).squeeze(-1);  // (B, heads)
   auto [best, winner] = cost.min(1);
   torch::Tensor loss = reduction == Reduction::Mean ? best.mean() : best.sum();
   return {loss, winner, targets};

@@ -9,9 +9,18 @@ namespace seqsam::seq {
 
 enum class Matching { Hungarian, Fixed };
 enum class Reduction { Sum, Mean };
+// The baselines' Dice: over the whole mask (default), or per image row, averaged over rows (the reference's
+// baselines, whose Dice loss took the rows of (B·heads, H, W) masks for channels).
+enum class BaselineDice { WholeMask, RowWise };
+// Which label mask weighs a matched pair of the set loss: the matched label's (default: a blank label adds
+// nothing), or the mask at the pick's own position r (the reference: pair r is multiplied by labelMask[r],
+// whichever label it was matched to).
+enum class BlankMasking { MatchedLabel, PickIndex };
 
 Matching parseMatching(const std::string& name);
 Reduction parseReduction(const std::string& name);
+BaselineDice parseBaselineDice(const std::string& name);
+BlankMasking parseBlankMasking(const std::string& name);
 
 struct SetLoss {
   torch::Tensor loss;        // scalar, differentiable
@@ -21,9 +30,11 @@ struct SetLoss {
 
 // SeqSAM: cost of the picked steps `picks` (B, P) of `logits` (B, M, H, W) against labels (B, K, H, W);
 // exact assignment per image; loss = Σ matched cost × labelMask / K, summed over the batch (or averaged).
-// labelMask (B, K) may be undefined (all ones): evaluation counts blank labels too.
+// labelMask (B, K) may be undefined (all ones): evaluation counts blank labels too. With PickIndex the
+// r-th picked step is weighed by labelMask[:, r], which needs P <= K.
 SetLoss matchedSetLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& labelMask,
-                       const torch::Tensor& picks, Matching matching, Reduction reduction);
+                       const torch::Tensor& picks, Matching matching, Reduction reduction,
+                       BlankMasking blankMasking = BlankMasking::MatchedLabel);
 
 // (B, K) 1 where a label has any foreground: blank annotations drop out of the training loss.
 torch::Tensor nonBlankMask(const torch::Tensor& labels);
@@ -44,6 +55,6 @@ struct WinnerLoss {
 // SAM-MCL (3 heads, winner takes all) and single-mask SAM: Dice loss of each head against one random
 // non-blank label per image, minimum over heads, averaged over the batch as the reference does.
 WinnerLoss winnerTakesAllLoss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& targets,
-                              Reduction reduction);
+                              Reduction reduction, BaselineDice dice = BaselineDice::WholeMask);
 
 }  // namespace seqsam::seq

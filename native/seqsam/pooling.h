@@ -9,7 +9,9 @@ namespace seqsam::seq {
 
 enum class Pooling {
   Strided,           // K contiguous chunks as even as possible, one random step from each
-  ReferenceStrided,  // the reference's chunks of ceil(M/K) steps (may give fewer than K picks)
+  ReferenceStrided,  // the reference's chunks of ceil(M/K) steps. When they give fewer than K picks (e.g.
+                     // M = 5, K = 4: chunks of 2 give 3), the reference's run stops with an error; here
+                     // the step goes on and only that many labels are matched (K − P labels go unused).
   Random,            // K distinct random steps
   FirstK,            // steps 0..K-1
   All,               // every step (evaluation)

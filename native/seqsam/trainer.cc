@@ -103,13 +103,14 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   if (config_.objective == Objective::SeqSam) {
     Rollout rollout = model_->rollout(embeddings, batch.prompts, m, config_.feedback);
     torch::Tensor mask = batch.labelMask.defined() ? batch.labelMask.to(labels.device(), torch::kFloat) : nonBlankMask(labels);
-    SetLoss set = matchedSetLoss(rollout.logits, labels, mask, picks, config_.matching, config_.reduction.value_or(Reduction::Sum));
+    SetLoss set = matchedSetLoss(rollout.logits, labels, mask, picks, config_.matching, config_.reduction.value_or(Reduction::Sum),
+                                 config_.blankMasking);
     loss = set.loss;
     result = {loss.detach(), picks, set.assignment, set.cost.detach(), rollout.logits.detach()};
   } else {
     auto out = model_->decodeOnce(embeddings, batch.prompts, config_.objective == Objective::SamMcl);
     torch::Tensor targets = pickTargetLabels(labels, targetChoices);
-    WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, config_.reduction.value_or(Reduction::Mean));
+    WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, config_.reduction.value_or(Reduction::Mean), config_.baselineDice);
     loss = wta.loss;
     result = {loss.detach(), torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
   }

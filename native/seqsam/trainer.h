@@ -28,6 +28,8 @@ struct TrainConfig {
   Matching matching = Matching::Hungarian;
   Feedback feedback = Feedback::Backprop;
   std::optional<Reduction> reduction;  // default: sum for SeqSAM, mean for the baselines (as the reference)
+  BaselineDice baselineDice = BaselineDice::WholeMask;     // SAM-MCL / single-mask SAM
+  BlankMasking blankMasking = BlankMasking::MatchedLabel;  // SeqSAM
   AdamWOptions optimizer;
   double gradClip = 0;  // max global grad norm; 0 = off
   bool trainEncoder = false;
