@@ -20,7 +20,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('out', { type: 'string', default: 'seqsam-demo', describe: 'output folder (report.html, curves, montages, checkpoints)' })
       .option('epochs', { type: 'number', default: 20, describe: 'training epochs per model' })
       .option('count', { type: 'number', default: 160, describe: 'synthetic images' })
-      .option('seed', { type: 'number', default: 0 })
+      .option('seed', { type: 'number', default: 0, describe: 'seed of the data, the split (0.75/0.1/0.15 by patient), initialisation and training' })
       .option('quick', { type: 'boolean', default: false, describe: 'a smoke run: 32 images, 2 epochs' })
       .example('$0 demo', 'about two minutes on 2 CPU cores; open seqsam-demo/report.html')
       .example('$0 demo --out /tmp/run --epochs 40', 'a longer run elsewhere'),
