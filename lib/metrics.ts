@@ -43,6 +43,9 @@ export interface MetricsResult {
   mean: MetricSummary;
   // Population standard deviation over the same images.
   std: MetricSummary;
+  // How many images each metric left out because its value is undefined there (NaN: e.g. diceNoBlank of
+  // an image whose labels are all blank). Two models' means can rest on different images: compare these.
+  dropped: MetricSummary;
 }
 
 // Our names and the native (reference) names, in display order.
@@ -112,20 +115,27 @@ function meanStd(values: readonly number[]): { mean: number; std: number } {
   return { mean, std: Math.sqrt(variance) };
 }
 
-// Mean and population standard deviation of each metric, skipping NaN values.
-export function summarize(perImage: PerImageMetrics): { mean: MetricSummary; std: MetricSummary } {
+// Mean and population standard deviation of each metric, skipping NaN values, and how many were skipped.
+export function summarize(perImage: PerImageMetrics): { mean: MetricSummary; std: MetricSummary; dropped: MetricSummary } {
   const mean = {} as MetricSummary;
   const std = {} as MetricSummary;
+  const dropped = {} as MetricSummary;
   for (const [key] of metricNames) {
-    const s = meanStd(perImage[key] ?? []);
+    const values = perImage[key] ?? [];
+    const s = meanStd(values);
     mean[key] = s.mean;
     std[key] = s.std;
+    dropped[key] = values.filter((v) => Number.isNaN(v)).length;
   }
-  return { mean, std };
+  return { mean, std, dropped };
 }
 
-// A short text table, one line per metric: "name  mean ± std".
-export function format(result: { mean: MetricSummary; std: MetricSummary }, digits = 4): string {
+// What the collective-insight line says it is: the reference's formula, which is not a harmonic mean.
+const collectiveInsightNote = '3abc/(a+b+c): a sensitivity, b Dmax, c diversity agreement';
+
+// A short text table, one line per metric: "name  mean ± std", with how many images a metric left out
+// (when result.dropped is given) and what collective insight computes.
+export function format(result: { mean: MetricSummary; std: MetricSummary; dropped?: MetricSummary }, digits = 4): string {
   if (!Number.isInteger(digits) || digits < 0 || digits > 100) throw new SeqsamError('ERR_ARGUMENT', `metrics.format: digits must be an integer in 0..100 (got ${String(digits)})`);
   for (const part of ['mean', 'std'] as const) {
     const values = (result as Partial<typeof result> | null | undefined)?.[part];
@@ -136,5 +146,12 @@ export function format(result: { mean: MetricSummary; std: MetricSummary }, digi
   }
   const width = Math.max(...metricNames.map(([key]) => key.length));
   const num = (v: number) => (Number.isNaN(v) ? 'nan' : v.toFixed(digits));
-  return metricNames.map(([key]) => `${key.padEnd(width)}  ${num(result.mean[key])} ± ${num(result.std[key])}`).join('\n');
+  const notes = (key: MetricName) => {
+    const out: string[] = [];
+    const dropped = result.dropped?.[key] ?? 0;
+    if (dropped > 0) out.push(`${dropped} image${dropped === 1 ? '' : 's'} without a value left out`);
+    if (key === 'collectiveInsight') out.push(collectiveInsightNote);
+    return out.length ? `  (${out.join('; ')})` : '';
+  };
+  return metricNames.map(([key]) => `${key.padEnd(width)}  ${num(result.mean[key])} ± ${num(result.std[key])}${notes(key)}`).join('\n');
 }

@@ -7,6 +7,8 @@ export interface ReportRow {
   masks: number;
   mean: MetricSummary;
   std: MetricSummary;
+  /** Images each metric left out (undefined value there), when known. */
+  dropped?: MetricSummary;
   trainSeconds?: number;
 }
 
@@ -51,7 +53,17 @@ function table(rows: readonly ReportRow[]): string {
       return `<tr><td>${escapeHtml(r.name)}</td><td>${r.masks}</td>${cells.join('')}<td>${time}</td></tr>`;
     })
     .join('\n');
-  return `<table>\n${head}\n${body}\n</table>`;
+  return `<table>\n${head}\n${body}\n</table>\n${tableNotes(rows)}`;
+}
+
+// Below the table: what collective insight is, and the images a mean left out, per model and metric.
+function tableNotes(rows: readonly ReportRow[]): string {
+  const notes = ['Collective insight is 3abc/(a+b+c) of sensitivity a, Dmax b and diversity agreement c, as the reference computes it.'];
+  for (const r of rows) {
+    const left = reportColumns.filter(([key]) => (r.dropped?.[key] ?? 0) > 0).map(([key, heading]) => `${heading.replace(/ [↑↓]$/, '')} ${r.dropped![key]}`);
+    if (left.length) notes.push(`${r.name} (${r.masks} masks): images without a value, left out of the mean: ${left.join(', ')}.`);
+  }
+  return notes.map((n) => `<p><small>${escapeHtml(n)}</small></p>`).join('\n');
 }
 
 export function reportHtml(input: ReportInput): string {
