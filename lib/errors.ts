@@ -1,4 +1,6 @@
 // Every error seqsam throws is a SeqsamError with a stable `code`, so callers can branch on it.
+import type { AbortSignalLike } from './platform-types.js';
+
 export type ErrorCode =
   | 'ERR_SHAPE'
   | 'ERR_ARGUMENT'
@@ -65,6 +67,6 @@ export function nativeSync<T>(run: () => T): T {
   }
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+export function throwIfAborted(signal: AbortSignalLike | undefined, what: string): void {
   if (signal?.aborted) throw new SeqsamError('ERR_ABORTED', `${what} was aborted`, { cause: signal.reason });
 }

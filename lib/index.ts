@@ -1,4 +1,6 @@
 // seqsam: Segment Anything with a recurrent mask decoder, on LibTorch.
+export * from './disposable.js';
+export type { AbortSignalLike, FileUrl } from './platform-types.js';
 export { SeqsamError, isSeqsamError, type ErrorCode } from './errors.js';
 export { Tensor, disposeAll, type DType, type NamedTensors, type AnyTypedArray } from './tensor.js';
 export { info, setThreads, manualSeed, tensorStats, cudaMemory, packageVersion, type SeqsamInfo, type ThreadOptions } from './runtime.js';

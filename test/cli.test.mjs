@@ -126,20 +126,21 @@ test('predict rejects bad prompts and missing files with messages naming them', 
   const dir = tempDir(t);
   const image = join(dir, 'blob.png');
   await writeImage(image);
+  // Exit 2: the command line is wrong (see lib/cli/exit-codes.ts); --random-weights: no checkpoint needed here.
   const short = await seqsam(['predict', image, '--box', '1', '2', '3']);
-  assert.equal(short.code, 1);
+  assert.equal(short.code, 2);
   assert.match(short.stderr, /--box takes four numbers/);
-  const outside = await seqsam(['predict', image, '--box', '0', '0', '100', '30']);
-  assert.equal(outside.code, 1);
+  const outside = await seqsam(['predict', image, '--box', '0', '0', '100', '30', '--random-weights']);
+  assert.equal(outside.code, 2);
   assert.match(outside.stderr, /ERR_ARGUMENT.*outside the 48×40 image/);
-  const missing = await seqsam(['predict', join(dir, 'nope.png'), '--box', '0', '0', '10', '10']);
+  const missing = await seqsam(['predict', join(dir, 'nope.png'), '--box', '0', '0', '10', '10', '--random-weights']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /nope\.png/);
   const noPrompt = await seqsam(['predict', image]);
-  assert.equal(noPrompt.code, 1);
+  assert.equal(noPrompt.code, 2);
   assert.match(noPrompt.stderr, /give a prompt/);
-  const badData = await seqsam(['eval', '--data', 'mnist:foo']);
-  assert.equal(badData.code, 1);
+  const badData = await seqsam(['eval', '--data', 'mnist:foo', '--random-weights']);
+  assert.equal(badData.code, 2);
   assert.match(badData.stderr, /unknown dataset kind "mnist"/);
   const preset = await seqsam(['predict', image, '--box', '0', '0', '10', '10', '--preset', 'vit_b', '--checkpoint', join(demo, 'checkpoints', 'seqsam', 'last.safetensors')]);
   assert.equal(preset.code, 1);
@@ -183,7 +184,7 @@ test('train, Ctrl-C, resume and eval: the interrupted run ends where an uninterr
   }
 
   const json = join(dir, 'eval.json');
-  const ev = await seqsam(['eval', '--data', data, '--fractions', '0.6', '0.2', '0.2', '--checkpoint', join(dir, 'full', 'best.safetensors'), '--num-masks', '2', '6', '--seed', '2', '--json', json]);
+  const ev = await seqsam(['eval', '--data', data, '--fractions', '0.6', '0.2', '0.2', '--checkpoint', join(dir, 'full', 'best.safetensors'), '--num-masks', '2', '6', '--seed', '2', '--json-out', json]);
   assert.equal(ev.code, 0, ev.stderr);
   const results = JSON.parse(readFileSync(json, 'utf8')).results;
   assert.deepEqual(results.map((r) => r.numMasks), [2, 6]);
@@ -215,6 +216,6 @@ test('embed fills the cache once; convert keeps every tensor', async (t) => {
     disposeAll(b.tensors);
   }
   const unnamed = await seqsam(['convert', source, join(dir, 'x.pth')]);
-  assert.equal(unnamed.code, 1);
+  assert.equal(unnamed.code, 2);
   assert.match(unnamed.stderr, /name it \*\.safetensors/);
 });

@@ -8,7 +8,7 @@ import { datasetSpecHelp, openDataset } from './dataset-spec.js';
 import { interruptSignal } from './interrupt.js';
 import { withModelOptions, type ModelArgs } from './model-flags.js';
 import { loadModel } from './model-options.js';
-import { createProgressReport, parseProgressEvery, progressModes, type ProgressMode } from './progress-report.js';
+import { createProgressReport, parseProgressEvery, progressOption, type ProgressMode } from './progress-report.js';
 
 interface EmbedArgs extends ModelArgs {
   data: string;
@@ -25,7 +25,7 @@ export const embedCommand: CommandModule<object, EmbedArgs> = {
     withModelOptions(y, ['preset', 'config', 'checkpoint', 'device', 'seed', 'threads'])
       .option('data', { type: 'string', demandOption: true, describe: datasetSpecHelp })
       .option('cache-dir', { type: 'string', demandOption: true, describe: 'cache folder (pass the same to train / eval)' })
-      .option('progress', { choices: progressModes, default: 'auto' as const, describe: 'auto: a bar on a terminal, a line per interval in a log; or force bar, lines or off' })
+      .option('progress', progressOption)
       .option('progress-every', { type: 'string', default: '30s', describe: 'progress lines (not on a terminal): every N steps (50) or seconds (30s)' })
       .example('$0 embed --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --cache-dir cache/lidc', '') as unknown as Argv<EmbedArgs>,
   handler: async (args) => {

@@ -13,6 +13,19 @@ export interface ProgressInterval {
   seconds?: number;
 }
 
+// The --progress flag: auto, bar, lines or off; `--no-progress` (false) is off.
+export const progressOption = {
+  type: 'string',
+  default: 'auto',
+  describe: 'auto: a bar on a terminal, a line per interval in a log; or force bar, lines or off (--no-progress)',
+  coerce: (value: unknown): ProgressMode => {
+    if (value === false || value === 'false') return 'off';
+    if (value === true || value === 'true' || value === '') return 'auto';
+    if ((progressModes as readonly unknown[]).includes(value)) return value as ProgressMode;
+    throw new SeqsamError('ERR_ARGUMENT', `--progress ${String(value)}: expected ${progressModes.join(', ')}`);
+  },
+} as const;
+
 // "30s" (seconds) or "50" (steps).
 export function parseProgressEvery(text: string): ProgressInterval {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(s)?\s*$/.exec(String(text));

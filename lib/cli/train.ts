@@ -14,7 +14,7 @@ import { datasetSpecHelp, openDataset } from './dataset-spec.js';
 import { interruptSignal } from './interrupt.js';
 import { withModelOptions, type ModelArgs } from './model-flags.js';
 import { loadModel } from './model-options.js';
-import { createProgressReport, parseProgressEvery, progressModes, type ProgressMode } from './progress-report.js';
+import { createProgressReport, parseProgressEvery, progressOption, type ProgressMode } from './progress-report.js';
 import { prepareRunFolder } from './run-folder.js';
 import { splitMetadata } from '../data/split-settings.js';
 
@@ -80,7 +80,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('fractions', { type: 'array', number: true, default: [0.8, 0.1, 0.1], describe: 'train/val/test fractions (split by patient)' })
       .option('resume', { type: 'string', describe: 'continue from a checkpoint (no value: <out>/last.safetensors)' })
       .option('cache-dir', { type: 'string', describe: 'embedding cache on disk (shared with `seqsam embed`)' })
-      .option('progress', { choices: progressModes, default: 'auto' as const, describe: 'auto: a bar on a terminal, a line per interval in a log; or force bar, lines or off' })
+      .option('progress', progressOption)
       .option('progress-every', { type: 'string', default: '30s', describe: 'progress lines (not on a terminal): every N steps (50) or seconds (30s)' })
       .example('$0 train --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --epochs 20 --out runs/lidc', 'the paper\'s protocol on LIDC-IDRI')
       .example('$0 train --data synthetic --model sam-mcl --epochs 5', 'a baseline on the embedded synthetic set')

@@ -9,6 +9,7 @@
 // is > 0. Palette and 1-bit files are expanded by sharp to their colours first, so a 1-bit mask
 // (0/255 after expansion) and a palette mask whose foreground colour has a channel > 127 both work.
 
+import type { FileUrl } from '../platform-types.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 
@@ -143,7 +144,7 @@ function stem(name: string): string {
 }
 
 /** Indexes the folder (file names only; pixels are read in get(i)). */
-export async function folder(dir: string | URL, options: FolderOptions = {}): Promise<FolderDataset> {
+export async function folder(dir: string | FileUrl, options: FolderOptions = {}): Promise<FolderDataset> {
   const root = toPath(dir, 'folder dir');
   try {
     if (!(await stat(root)).isDirectory()) throw new DataError(`${root}: not a directory`, 'ERR_IO');

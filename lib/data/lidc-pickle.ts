@@ -3,6 +3,7 @@
 //          'series_uid': str}}
 // read without Python through the streaming unpickler in ./pickle.ts (protocols 2–5).
 
+import type { FileUrl } from '../platform-types.js';
 import { open } from 'node:fs/promises';
 
 import { DataError, ioError } from './errors.js';
@@ -212,7 +213,7 @@ function str(v: unknown): string | null {
  * list of arrays or one K×H×W array). Files of any size are streamed through a 4 MiB window.
  * Samples come in the dict's order; id = dict key, group = series_uid, image = Float32Array (channels 1).
  */
-export async function lidcPickle(path: string | URL, options: LidcPickleOptions = {}): Promise<LidcPickleDataset> {
+export async function lidcPickle(path: string | FileUrl, options: LidcPickleOptions = {}): Promise<LidcPickleDataset> {
   const file = toPath(path, 'lidcPickle path');
   if (options.raters !== undefined && !(Number.isInteger(options.raters) && options.raters > 0)) {
     throw new DataError(`lidcPickle(${file}): option raters must be a positive integer, got ${String(options.raters)}`, 'ERR_ARGUMENT');

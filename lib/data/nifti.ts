@@ -1,6 +1,7 @@
 // NIfTI-1/-2 reading (optionally gzip-compressed) on top of nifti-reader-js for the header, with Node's
 // zlib for decompression and our own typed voxel decoding (every numeric dtype, either byte order).
 
+import type { FileUrl } from '../platform-types.js';
 import { readFile } from 'node:fs/promises';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -36,7 +37,7 @@ const TYPES: Record<number, { name: string; bytes: number; get: (v: DataView, o:
 
 /** Reads a .nii or .nii.gz file. Errors: ERR_IO (missing/unreadable), ERR_DATA (not NIfTI, bad header,
  * unsupported data type, too short). */
-export async function readNifti(file: string | URL): Promise<NiftiVolume> {
+export async function readNifti(file: string | FileUrl): Promise<NiftiVolume> {
   const path = toPath(file, 'readNifti path');
   let buf: Buffer;
   try {

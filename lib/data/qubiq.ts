@@ -6,6 +6,7 @@
 // image row) is NIfTI's x (dim[1]), axis 1 (the column) is y — so the stored x-fastest data is transposed
 // into a row-major height×width image with height = dim[1], width = dim[2].
 
+import type { FileUrl } from '../platform-types.js';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -161,7 +162,7 @@ async function listDir(dir: string, what: string): Promise<string[]> {
  * Lists the cases of a QUBIQ split. Files are read in get(i). The number of annotators is taken from the
  * files present (task01_seg01…segNN) and must be the same, and numbered 1..N, in every case.
  */
-export async function qubiq(root: string | URL, options: QubiqOptions): Promise<QubiqDataset> {
+export async function qubiq(root: string | FileUrl, options: QubiqOptions): Promise<QubiqDataset> {
   const base = toPath(root, 'qubiq root');
   const split = options?.split;
   if (split !== 'training' && split !== 'validation') {

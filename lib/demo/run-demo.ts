@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
+import type { AbortSignalLike } from '../platform-types.js';
 import { ensureDirectory } from '../fs-paths.js';
 import { synthetic } from '../data/synthetic.js';
 import { splitByGroup } from '../data/split.js';
@@ -37,7 +38,7 @@ export interface DemoOptions {
   models?: readonly Objective[];
   montages?: number; // test images drawn (default 6)
   config?: SamConfig;
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   progressBar?: boolean | 'auto';
   log?: (line: string) => void;
 }

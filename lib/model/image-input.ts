@@ -12,7 +12,7 @@ export interface RawPixels {
   channels: number;
 }
 
-export type ImageInput = string | Buffer | RawPixels;
+export type ImageInput = string | Uint8Array | RawPixels;
 
 export interface ImageOptions {
   // Intensities mapped to 0..255 for non-8-bit data: [low, high] (clipped), or 'minmax' (the default:
@@ -27,10 +27,10 @@ export interface DecodedImage {
 }
 
 function describe(input: ImageInput): string {
-  return typeof input === 'string' ? input : Buffer.isBuffer(input) ? 'image buffer' : 'raw image';
+  return typeof input === 'string' ? input : input instanceof Uint8Array ? 'image buffer' : 'raw image';
 }
 
-export async function decodeEncoded(input: string | Buffer): Promise<RawPixels> {
+export async function decodeEncoded(input: string | Uint8Array): Promise<RawPixels> {
   try {
     const { data, info } = await sharp(input).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };
@@ -96,7 +96,7 @@ function toRgb(raw: RawPixels, options: ImageOptions): { data: Uint8Array | Floa
 
 export async function decodeImage(input: ImageInput, options: ImageOptions = {}, device = 'cpu'): Promise<DecodedImage> {
   let raw: RawPixels;
-  if (typeof input === 'string' || Buffer.isBuffer(input)) {
+  if (typeof input === 'string' || input instanceof Uint8Array) {
     raw = await decodeEncoded(input);
   } else if (input && typeof input === 'object' && 'data' in input) {
     checkRaw(input);

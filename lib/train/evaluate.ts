@@ -5,6 +5,7 @@
 //
 // The grid is the padded square of the low-res logits: for non-square images the padding (where every
 // label is 0) is part of the comparison.
+import type { AbortSignalLike } from '../platform-types.js';
 import { hashSeed, mulberry32 } from '../data/synthetic.js';
 import { prepareTargets, type BoxSource, type PreparedTargets } from '../data/prepare.js';
 import type { Dataset, Sample } from '../data/types.js';
@@ -27,7 +28,7 @@ export interface EvaluateOptions {
   seed?: number;
   // Foreground threshold on the logits (default 0).
   threshold?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   onProgress?: (done: number, total: number) => void;
 }
 

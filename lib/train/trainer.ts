@@ -11,6 +11,7 @@ import { appendFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { parseMetadataJson } from '../checkpoint/metadata-json.js';
+import type { AbortSignalLike } from '../platform-types.js';
 import { readSafetensorsHeader } from '../checkpoint/safetensors.js';
 import { prepareTargets, type BoxSource } from '../data/prepare.js';
 import { collectGroups, splitByGroup } from '../data/split.js';
@@ -74,7 +75,7 @@ export interface TrainOptions {
   // Default { type: 'linear', lr: 1e-4 } (HF Trainer's default, as the reference).
   schedule?: ScheduleSpec | Schedule;
   seed?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   onProgress?: (event: ProgressEvent) => void;
   onEvaluate?: (event: EvaluationEvent) => void;
   // JSON lines appended here: {type: 'start' | 'step' | 'eval' | 'checkpoint' | 'abort' | 'diverged' | 'end', ...}.

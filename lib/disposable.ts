@@ -1,0 +1,15 @@
+// `using` support in the declarations: Tensor, models, predictions and caches implement Disposable. These
+// declarations are the ones of TypeScript's `esnext.disposable` library (and of @types/node), repeated so
+// that a project on the default libraries for Node.js 20 (ES2022/ES2023) type-checks without adding them;
+// identical declarations merge with theirs where a project has them. Node.js 20 defines Symbol.dispose.
+declare global {
+  interface SymbolConstructor {
+    /** The method `using` calls when a resource goes out of scope. */
+    readonly dispose: unique symbol;
+  }
+  interface Disposable {
+    [Symbol.dispose](): void;
+  }
+}
+
+export {};
