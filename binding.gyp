@@ -9,14 +9,16 @@
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native",
-        "<!@(node scripts/torch-config.mjs --gyp include_dirs)"
+        "<!@(node scripts/torch-config.mjs --gyp include_dirs)",
+        "<!@(node scripts/c10d-config.mjs include_dirs)"
       ],
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "SEQSAM_WITH_CUDA=0"
+        "SEQSAM_WITH_CUDA=0",
+        "<!@(node scripts/c10d-config.mjs defines)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],

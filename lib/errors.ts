@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_DATA'
   // a training step whose loss or gradients are NaN or infinite (nothing was updated)
-  | 'ERR_NUMERIC';
+  | 'ERR_NUMERIC'
+  // a process group that cannot form or lost a rank, or ranks that disagree (the message names the rank)
+  | 'ERR_DISTRIBUTED';
 
 export class SeqsamError extends Error {
   readonly code: ErrorCode;

@@ -17,3 +17,4 @@ export type { PromptInput, Point, Box } from './model/prompts.js';
 export * as data from './data/index.js';
 export * as metrics from './metrics.js';
 export * as train from './train/index.js';
+export * as distributed from './distributed/index.js';

@@ -34,6 +34,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   bindings::registerModel(env, exports);
   bindings::registerOps(env, exports);
   bindings::registerMetrics(env, exports);
+  bindings::registerDistributed(env, exports);
   return exports;
 }
 

@@ -25,7 +25,7 @@ const quiet = args.has('--quiet');
 const forceBuild = args.has('--force-build');
 const installHook = args.has('--install');
 const require = createRequire(join(root, 'package.json'));
-const debianPackages = ['libtorch-dev', 'libopenblas0-pthread'];
+const debianPackages = ['libtorch-dev', 'libopenblas0-pthread', 'libgloo-dev'];
 
 function say(message) {
   process.stderr.write(`seqsam setup: ${message}\n`);
@@ -63,9 +63,10 @@ function ensureDebianPackages() {
   if (!existsSync('/etc/debian_version') || process.env.SEQSAM_SKIP_APT) return;
   const missing = debianPackages.filter((p) => !dpkgInstalled(p));
   if (missing.length === 0) return;
-  // A LibTorch found elsewhere (Torch_DIR, LIBTORCH, python's torch) makes libtorch-dev optional.
+  // A LibTorch found elsewhere (Torch_DIR, LIBTORCH, python's torch) makes libtorch-dev optional, and libgloo-dev
+  // (Gloo's headers for torch.distributed must then match that LibTorch's own Gloo).
   const torchElsewhere = Boolean(process.env.Torch_DIR || process.env.LIBTORCH);
-  const needed = torchElsewhere ? missing.filter((p) => p !== 'libtorch-dev') : missing;
+  const needed = torchElsewhere ? missing.filter((p) => p !== 'libtorch-dev' && p !== 'libgloo-dev') : missing;
   if (needed.length === 0) return;
   if (process.getuid?.() !== 0) {
     process.stderr.write(

@@ -11,5 +11,6 @@ void registerOps(Napi::Env env, Napi::Object exports);
 // Adds setLoss / winnerLoss to the ops object registerOps builds.
 void registerObjectiveOps(Napi::Env env, Napi::Object ops);
 void registerMetrics(Napi::Env env, Napi::Object exports);
+void registerDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace seqsam::bindings

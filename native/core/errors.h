@@ -17,6 +17,8 @@ inline constexpr const char* kTorch = "ERR_TORCH";
 inline constexpr const char* kNative = "ERR_NATIVE";
 // A training step whose loss or gradients are not finite (NaN or infinite): nothing was updated.
 inline constexpr const char* kNumeric = "ERR_NUMERIC";
+// A process group that cannot form or lost a rank, or ranks that disagree (the message names the rank).
+inline constexpr const char* kDistributed = "ERR_DISTRIBUTED";
 }  // namespace code
 
 class Error : public std::runtime_error {

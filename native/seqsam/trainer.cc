@@ -2,6 +2,7 @@
 
 #include "core/errors.h"
 #include "cuda/sync_check.h"
+#include "distributed/step_sync.h"
 
 namespace seqsam::seq {
 
@@ -90,11 +91,15 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   // Everything drawn on the host goes to the device now, before the forward pass: from here to the optimizer
   // step nothing is copied between host and device (a copy would wait for the queued GPU work).
   const int64_t m = std::max(config_.numMasks, k);  // as the reference: enough steps for the labels
+  // Data-parallel: the draws are made for the whole group's batch and this rank takes its rows, so an image
+  // draws the same whichever rank holds it.
+  const dist::StepWindow window = dist::stepWindow(b, /*inGroup=*/update);
+  if (window.group) dist::broadcastModelOnce(*window.group, model_.ptr());
   torch::Tensor picks, targetChoices;
   if (config_.objective == Objective::SeqSam) {
-    picks = (batch.picks.defined() ? batch.picks.to(torch::kLong) : drawPicks(b, m, k, config_.pooling, rng)).to(device);
+    picks = (batch.picks.defined() ? batch.picks.to(torch::kLong) : window.rows(drawPicks(window.globalBatch, m, k, config_.pooling, rng), b)).to(device);
   } else {
-    targetChoices = drawTargetChoices(b, k, rng).to(device);
+    targetChoices = window.rows(drawTargetChoices(window.globalBatch, k, rng), b).to(device);
   }
   cuda::NoSyncScope noSync(device.is_cuda());  // SEQSAM_CUDA_SYNC_CHECK=error: a host wait from here on throws
 
@@ -117,6 +122,12 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   optimizer_->zeroGrad();
   loss.backward();
   if (!update) return result;
+  if (window.group) {
+    noSync.release();  // the group's layout check reads a few numbers on the host
+    const bool mean = config_.reduction.value_or(config_.objective == Objective::SeqSam ? Reduction::Sum : Reduction::Mean) == Reduction::Mean;
+    loss = dist::reduceGradients(*window.group, optimizer_->params(), loss, b, k, mean);
+    result.loss = loss;
+  }
   // A non-finite loss or gradient must not reach the weights: the update is gated on the device by this
   // flag (no host wait before the step), and the flag is read once the step is queued.
   torch::Tensor norm = gradNorm(optimizer_->params(), device);

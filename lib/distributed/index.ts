@@ -1,0 +1,3 @@
+// Data-parallel training and embedding over torch.distributed (c10d).
+export { available, init, current, barrier, allReduceSum, agree, destroy, type DistributedOptions, type DistributedGroup } from './process-group.js';
+export { fromEnv, inDistributedEnv } from './torchrun-env.js';
