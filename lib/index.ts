@@ -17,4 +17,7 @@ export type { PromptInput, Point, Box } from './model/prompts.js';
 export * as data from './data/index.js';
 export * as metrics from './metrics.js';
 export * as train from './train/index.js';
+export { PredictTransform } from './stream/predict-transform.js';
+export type { StreamRequest, PredictStreamOptions, StreamResult, StreamFailure, StreamOutput } from './stream/types.js';
+
 export * as distributed from './distributed/index.js';

@@ -263,6 +263,14 @@ async function benchCudaInference(entries: Entry[], repeats: number): Promise<vo
   embedding.dispose();
 }
 
+// A stream of requests through predictStream against one-by-one predict (tiny model: the CPU runs it in seconds).
+async function benchStream(entries: Entry[], repeats: number): Promise<void> {
+  const { measureStream } = await import('../stream/stream-bench.js');
+  for (const row of await measureStream({ repeats })) {
+    entries.push({ name: row.name, threads: info().threads, value: row.requestsPerSecond, unit: 'images/s', note: `latency p50 ${row.p50Ms.toFixed(0)} ms, p99 ${row.p99Ms.toFixed(0)} ms` });
+  }
+}
+
 const suites = {
   encoder: benchEncoder,
   decoder: benchDecoder,
@@ -272,6 +280,7 @@ const suites = {
   'cuda-train': benchCudaTrainStep,
   'cuda-hungarian': benchCudaHungarian,
   'cuda-inference': benchCudaInference,
+  stream: benchStream,
 } as const;
 type Suite = keyof typeof suites;
 // What each case runs on, for the JSON output next to the numbers.
@@ -284,6 +293,7 @@ const caseSettings: Record<Suite, Record<string, string | number>> = {
   'cuda-train': { preset: 'vit_b', batch: 8, M: 4, K: 4, input: 'cached embeddings', device: 'cuda' },
   'cuda-hungarian': { batch: 4096, M: 10, K: 4, device: 'cuda' },
   'cuda-inference': { preset: 'vit_b', M: 10, input: 'cached embedding', device: 'cuda' },
+  stream: { config: 'tiny', requests: 64, M: 4, batch: 8, image: '256²', device: 'cpu' },
 };
 // Without --only: the CPU suites.
 const defaultSuites: Suite[] = ['encoder', 'decoder', 'matching', 'train'];

@@ -11,6 +11,8 @@ import { parseMetadataJson } from '../checkpoint/metadata-json.js';
 import { checkKeys, checkNumMasks, checkObject } from '../validate.js';
 import { prediction, type SamPrediction } from './sam.js';
 import { resolveTrainingProtocol } from './training-protocol.js';
+import { predictStream } from '../stream/predict-stream.js';
+import type { PredictStreamOptions, StreamOutput, StreamRequest } from '../stream/types.js';
 
 export interface TrainingOptions {
   // 'seqsam' (default), or a baseline: 'sam-mcl' (3 heads, winner takes all), 'sam-det' (one mask)
@@ -196,6 +198,15 @@ export class SeqSam extends ModelBase {
     } finally {
       packed.dispose();
     }
+  }
+
+  /**
+   * Predictions for a stream of `{ image, box | points, numMasks }` requests, in input order: batched
+   * (encoder and decoder), with embeddings reused for repeated images, bounded in flight, cancelled by
+   * `signal`. See lib/stream/predict-stream.ts; each result is the caller's to dispose.
+   */
+  predictStream(source: AsyncIterable<StreamRequest> | Iterable<StreamRequest>, options: PredictStreamOptions = {}): AsyncGenerator<StreamOutput, void, undefined> {
+    return predictStream(this, source, options);
   }
 
   private requireTraining(): void {
