@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
 
-import { SeqSam, SeqsamError, Tensor, metrics, setThreads, tensorStats, tinyConfig } from '../dist/lib/index.js';
+import { SeqSam, SeqsamError, Tensor, info, metrics, setThreads, tensorStats, tinyConfig } from '../dist/lib/index.js';
 import { synthetic } from '../dist/lib/data/index.js';
 import { EmbeddingCache, train } from '../dist/lib/train/index.js';
 import { readSafetensors, writeSafetensors } from '../dist/lib/checkpoint/safetensors.js';
@@ -256,10 +256,10 @@ test('the CLI: --out under a file is ERR_IO, --threads beyond the machine and be
   await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toFile(image);
   const file = join(dir, 'file');
   writeFileSync(file, 'x');
-  const out = await seqsam(['predict', image, '--box', '2', '2', '20', '20', '--out', join(file, 'sub')]);
+  const out = await seqsam(['predict', image, '--random-weights', '--box', '2', '2', '20', '20', '--out', join(file, 'sub')]);
   assert.ok(out.code !== 0 && !out.killed, out.stderr); // the exit code per error class is the CLI's own business
   assert.match(out.stderr, /\[ERR_IO\].*--out/);
-  const threads = await seqsam(['predict', image, '--box', '2', '2', '20', '20', '--out', join(dir, 'out'), '--threads', '1000']);
+  const threads = await seqsam(['predict', image, '--random-weights', '--box', '2', '2', '20', '20', '--out', join(dir, 'out'), '--threads', String(info().hardwareThreads + 1)]);
   assert.ok(threads.code !== 0 && !threads.killed, threads.stderr); // the exit code per error class is the CLI's own business
   assert.match(threads.stderr, /\[ERR_ARGUMENT\].*--threads/);
   const bench = await seqsam(['bench', '--repeats', '0']);
@@ -320,8 +320,8 @@ test('metrics.compute refuses an HM-IoU problem of lcm(M, K) beyond its limit in
 
 test('setThreads beyond the hardware threads is refused', async () => {
   const r = await child(`
-    import { setThreads } from '#seqsam';
-    try { setThreads({ torch: 1000 }); console.log('accepted'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
+    import { info, setThreads } from '#seqsam';
+    try { setThreads({ torch: info().hardwareThreads + 1 }); console.log('accepted'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
   `, 20_000);
   const result = JSON.parse(r.stdout);
   assert.equal(result.code, 'ERR_ARGUMENT');
