@@ -20,11 +20,10 @@ namespace {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   watchEnvLifetime(env);
-  // Debian's LibTorch starts with one intra-op thread; use the machine (JS may change it).
+  // Debian's LibTorch starts with one intra-op thread; use the CPUs this process may run on (JS may change it).
   static std::once_flag threadsOnce;
   std::call_once(threadsOnce, [] {
-    unsigned cores = std::thread::hardware_concurrency();
-    setConfiguredThreads(cores > 0 ? static_cast<int>(cores) : at::get_num_threads());
+    setConfiguredThreads(usableCpus());
     // Large CPU blocks are reused between steps instead of faulted in anew (see cpu_block_cache.h).
     installCpuBlockCache(size_t{2} << 30);
   });

@@ -28,8 +28,9 @@ test('info reports versions, devices and the loaded binary', () => {
   assert.ok(i.binary.endsWith('seqsam.node'));
   assert.equal(i.hardwareThreads, onlineCpus());
   assert.ok(i.hardwareThreads >= availableParallelism());
-  // Debian's LibTorch starts at one thread; the addon widens it to the machine.
-  assert.equal(i.threads, i.hardwareThreads);
+  // Debian's LibTorch starts at one thread; the addon widens it to the CPUs this process may use (its
+  // affinity, which Node's availableParallelism reads too).
+  assert.equal(i.threads, availableParallelism());
   assert.equal(typeof i.cuda, 'boolean');
   assert.ok(i.cudaDevices >= 0);
 });

@@ -5,6 +5,9 @@
 namespace seqsam {
 
 void setConfiguredThreads(int threads);
+// The CPUs this process may run on (its affinity mask, as taskset or a container's cpuset set it), which
+// can be fewer than the machine's: the default intra-op thread count.
+int usableCpus();
 // Applies the configured count to the calling thread when it differs.
 void applyConfiguredThreads();
 
