@@ -3,7 +3,7 @@
 // averages its gradients across the group (as DistributedDataParallel), so every rank must take the same
 // steps; the trainer (train.train({ distributed })) arranges that.
 import { SeqsamError, nativeCall, nativeSync } from '../errors.js';
-import { addon } from '../native.js';
+import { addon, type NativeTensor } from '../native.js';
 
 /** How this process joins a group. */
 export interface DistributedOptions {
@@ -40,6 +40,7 @@ interface NativeDistributed {
   barrier(): Promise<void>;
   allReduceSum(values: Float64Array): Promise<Float64Array>;
   agree(what: string, digest: string): Promise<void>;
+  broadcast(tensors: NativeTensor[], root: number): Promise<void>;
   destroy(): void;
 }
 
@@ -94,6 +95,11 @@ export async function allReduceSum(values: Float64Array): Promise<Float64Array> 
 /** Refuses (ERR_DISTRIBUTED naming the ranks) unless every rank passes the same digest for `what`. */
 export async function agree(what: string, digest: string): Promise<void> {
   await nativeCall(() => native().agree(what, digest));
+}
+
+/** In place: every rank's `tensors` end with rank `root`'s values (bounded by the timeout). */
+export async function broadcastNative(tensors: NativeTensor[], root = 0): Promise<void> {
+  await nativeCall(() => native().broadcast(tensors, root));
 }
 
 /** Leaves the group; call barrier() before for an orderly end (rank 0 hosts the store the others use). */

@@ -17,6 +17,11 @@ import { prepareTargets, type BoxSource } from '../data/prepare.js';
 import { collectGroups, splitByGroup } from '../data/split.js';
 import { hashSeed, mulberry32 } from '../data/synthetic.js';
 import type { Dataset, Sample } from '../data/types.js';
+import { broadcastWeights } from '../distributed/model-broadcast.js';
+import { agreeOnRun } from '../distributed/run-agreement.js';
+import { evaluateSharded } from '../distributed/sharded-evaluate.js';
+import { rankBatch, stepsPerEpoch as distributedStepsPerEpoch } from '../distributed/shard.js';
+import type { DistributedGroup } from '../distributed/process-group.js';
 import { SeqsamError, isSeqsamError } from '../errors.js';
 import { ensureDirectory, ensureFileLocation, pathError } from '../fs-paths.js';
 import { checkRate } from '../validate.js';
@@ -101,6 +106,12 @@ export interface TrainOptions {
   evalBoxFrom?: BoxSource;
   // A terminal bar on stderr: 'auto' (default) draws only when stderr is a TTY.
   progressBar?: boolean | 'auto';
+  /**
+   * Data-parallel over a joined group (distributed.init): batchSize is per rank, every rank takes its share of
+   * each epoch (as DistributedSampler), evaluation is shared out and reduced, and only rank 0 writes
+   * checkpoints, the log and progress (onProgress / onEvaluate are called on rank 0 only).
+   */
+  distributed?: DistributedGroup;
 }
 
 export interface TrainResult {
@@ -133,6 +144,8 @@ export interface TrainerState {
   // The run was stopped during the evaluation after `step`: it runs first on resume.
   evalPending: boolean;
   schedule: string;
+  // Ranks of a data-parallel run (absent: 1); positions count steps of worldSize·batchSize images.
+  worldSize?: number;
 }
 
 function positiveInteger(name: string, v: unknown, min = 1): number {
@@ -193,6 +206,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!(bestMetric in lowerIsBetter)) throw new SeqsamError('ERR_ARGUMENT', `train: bestMetric must be one of ${Object.keys(lowerIsBetter).join(', ')} (got ${String(bestMetric)})`);
   const saveEvery = options.saveEvery === undefined ? 0 : positiveInteger('saveEvery', options.saveEvery, 0);
   const keep = options.keep === undefined ? 3 : positiveInteger('keep', options.keep, 0);
+  const group = options.distributed ?? null;
+  const worldSize = group?.worldSize ?? 1;
+  const lead = !group || group.rank === 0; // writes checkpoints, the log and progress
 
   // Where we start: fresh, or a checkpoint's position.
   let resumed: Awaited<ReturnType<typeof readTrainerState>> | null = null;
@@ -203,6 +219,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const s = resumed.state;
     if (s.seed !== seed) throw new SeqsamError('ERR_ARGUMENT', `train: the checkpoint was trained with seed ${s.seed}, not ${seed}`);
     if (s.batchSize !== batchSize) throw new SeqsamError('ERR_ARGUMENT', `train: the checkpoint was trained with batchSize ${s.batchSize}, not ${batchSize}`);
+    if ((s.worldSize ?? 1) !== worldSize) throw new SeqsamError('ERR_ARGUMENT', `train: the checkpoint was trained on ${s.worldSize ?? 1} rank(s), not ${worldSize}`);
   }
 
   const split = options.split ?? (await defaultSplit(dataset));
@@ -232,7 +249,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const training = model.training!;
   if (training.trainEncoder) throw new SeqsamError('ERR_ARGUMENT', 'train: trains from cached embeddings, so the encoder must stay frozen (trainEncoder: false)');
 
-  const stepsPerEpoch = Math.ceil(trainIdx.length / batchSize);
+  const stepsPerEpoch = group ? distributedStepsPerEpoch(trainIdx.length, batchSize, worldSize) : Math.ceil(trainIdx.length / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
   const scheduleSpec = options.schedule ?? { type: 'linear', lr: 1e-4 };
   const schedule = createSchedule(scheduleSpec, totalSteps);
@@ -252,16 +269,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   let evalPending = resumed?.state.evalPending ?? false;
 
-  const checkpointDir = options.checkpointDir;
+  const checkpointDir = lead ? options.checkpointDir : undefined;
+  const logFile = lead ? options.logFile : undefined;
   const lastPath = checkpointDir ? join(checkpointDir, 'last.safetensors') : undefined;
   const bestPath = checkpointDir ? join(checkpointDir, 'best.safetensors') : undefined;
   if (checkpointDir) await ensureDirectory('train: checkpointDir', checkpointDir);
-  if (options.logFile) await ensureFileLocation('train: logFile', options.logFile);
+  if (logFile) await ensureFileLocation('train: logFile', logFile);
 
   const log = async (record: Record<string, unknown>) => {
-    if (!options.logFile) return;
-    await appendFile(options.logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`).catch((error: unknown) => {
-      throw pathError('train: logFile', options.logFile!, error);
+    if (!logFile) return;
+    await appendFile(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`).catch((error: unknown) => {
+      throw pathError('train: logFile', logFile, error);
     });
   };
   const stateAt = (pending: boolean): TrainerState => {
@@ -283,6 +301,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       bestMetric,
       evalPending: pending,
       schedule: describeSchedule(scheduleSpec),
+      ...(group ? { worldSize } : {}),
     };
   };
   let lastCheckpoint: string | undefined;
@@ -305,21 +324,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const { cache, owned } = ownCache(options.cache);
   const bar: ProgressBar | null =
-    options.progressBar === true || (options.progressBar !== false && process.stderr.isTTY) ? createProgressBar({ force: options.progressBar === true }) : null;
+    lead && (options.progressBar === true || (options.progressBar !== false && process.stderr.isTTY)) ? createProgressBar({ force: options.progressBar === true }) : null;
   let cacheStats: EmbeddingCacheStats = cache.stats;
   const losses: number[] = [];
   const evaluations: EvaluationEvent[] = [];
 
   const runEvaluation = async () => {
-    const result: EvaluationResult = await evaluate(model, dataset, {
-      indices: valIdx,
-      numMasks: evalNumMasks,
-      batchSize: options.evalBatchSize ?? batchSize,
-      cache,
-      boxFrom: options.evalBoxFrom,
-      seed,
-      signal: options.signal,
-    });
+    const evalOptions = { indices: valIdx, numMasks: evalNumMasks, batchSize: options.evalBatchSize ?? batchSize, cache, boxFrom: options.evalBoxFrom, seed, signal: options.signal };
+    const result: EvaluationResult = group ? await evaluateSharded(group, model, dataset, evalOptions) : await evaluate(model, dataset, evalOptions);
     const value = result.mean[bestMetric as MetricName];
     const improved = Number.isFinite(value) && (best === null || (lowerIsBetter[bestMetric] ? value < best : value > best));
     if (improved) {
@@ -329,7 +341,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const event: EvaluationEvent = { type: 'eval', epoch: Math.max(0, Math.ceil(step / stepsPerEpoch) - 1), step, loss: result.loss, mean: result.mean, std: result.std, metric: bestMetric, value, best, improved };
     evaluations.push(event);
     await log({ ...event });
-    options.onEvaluate?.(event);
+    if (lead) options.onEvaluate?.(event);
     bar?.log(`step ${step}: eval loss ${result.loss.toFixed(4)}, ${bestMetric} ${value.toFixed(4)}${improved ? ' (best)' : ''}`);
     if (improved && bestPath) await save(bestPath, 'best');
   };
@@ -364,6 +376,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
 
   try {
+    if (group) {
+      await agreeOnRun(group, {
+        'model config': model.config,
+        'training options': { training, epochs, batchSize, seed, schedule: describeSchedule(scheduleSpec), evalEvery, evalNumMasks, evalBatchSize: options.evalBatchSize, boxFrom: options.boxFrom, jitter: options.jitter, evalBoxFrom: options.evalBoxFrom, bestMetric },
+        data: { name: dataset.name, length: dataset.length, raters: dataset.raters, trainHash, trainSize: trainIdx.length, val: hashIndices(valIdx) },
+        'resume position': { step, epoch, batchInEpoch },
+      });
+      await broadcastWeights(model);
+    }
     await log({ type: 'start', epochs, batchSize, totalSteps, stepsPerEpoch, seed, step, resume: options.resume ?? null, trainSize: trainIdx.length, valSize: valIdx.length, schedule: describeSchedule(scheduleSpec), training });
     if (evalPending && valIdx.length) {
       if (options.signal?.aborted) await abort();
@@ -378,7 +399,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const order = epochOrder(trainIdx, seed, epoch);
       for (; batchInEpoch < stepsPerEpoch; ) {
         if (options.signal?.aborted) await abort();
-        const indices = order.slice(batchInEpoch * batchSize, (batchInEpoch + 1) * batchSize);
+        const indices = group ? rankBatch(order, batchSize, batchInEpoch, group.rank, worldSize) : order.slice(batchInEpoch * batchSize, (batchInEpoch + 1) * batchSize);
         const samples: Sample[] = [];
         for (const i of indices) samples.push(await dataset.get(i));
         const prepared = samples.map((s, j) =>
@@ -401,7 +422,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         step++;
         batchInEpoch++;
         stepsDone++;
-        imagesDone += indices.length;
+        imagesDone += indices.length * worldSize;
         losses.push(loss);
         const elapsed = (performance.now() - started) / 1000;
         const event: ProgressEvent = {
@@ -417,7 +438,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         };
         await log({ ...event });
         bar?.update(event);
-        options.onProgress?.(event);
+        if (lead) options.onProgress?.(event);
 
         const epochEnd = batchInEpoch >= stepsPerEpoch;
         // The last step is always evaluated: a run shorter than evalEvery still gets its best checkpoint.

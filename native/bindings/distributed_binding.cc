@@ -13,6 +13,7 @@
 #include "core/async_task.h"
 #include "core/errors.h"
 #include "core/js_errors.h"
+#include "core/tensor_handle.h"
 #include "distributed/process_group.h"
 
 namespace seqsam::bindings {
@@ -100,6 +101,25 @@ Napi::Value allReduceSum(const Napi::CallbackInfo& info) {
   });
 }
 
+// broadcast(tensors, root) -> Promise<void>: in place, every rank ends with rank `root`'s values (e.g. the
+// live views of a model's weights, so every rank starts from rank 0's).
+Napi::Value broadcast(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto group = joinedGroup("broadcast");
+    require(info.Length() >= 2 && info[0].IsArray() && info[1].IsNumber(), code::kArgument, "distributed.broadcast(tensors, root)");
+    Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<torch::Tensor> tensors;
+    for (uint32_t i = 0; i < list.Length(); ++i) tensors.push_back(TensorHandle::From(list.Get(i), "distributed.broadcast: tensors[" + std::to_string(i) + "]"));
+    const int root = info[1].As<Napi::Number>().Int32Value();
+    require(root >= 0 && root < group->worldSize(), code::kArgument,
+            "distributed.broadcast: root " + std::to_string(root) + " is outside the world of " + std::to_string(group->worldSize()));
+    return runAsync(info.Env(), [group, tensors = std::move(tensors), root]() mutable -> Finish {
+      group->broadcast(tensors, root);
+      return nullptr;
+    });
+  });
+}
+
 // agree(what, digest) -> Promise<void>: refused (ERR_DISTRIBUTED) unless every rank passed the same digest.
 Napi::Value agree(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -136,6 +156,7 @@ void registerDistributed(Napi::Env env, Napi::Object exports) {
   d.Set("barrier", Napi::Function::New(env, barrier));
   d.Set("allReduceSum", Napi::Function::New(env, allReduceSum));
   d.Set("agree", Napi::Function::New(env, agree));
+  d.Set("broadcast", Napi::Function::New(env, broadcast));
   d.Set("destroy", Napi::Function::New(env, destroy));
   exports.Set("distributed", d);
 }

@@ -223,12 +223,16 @@ torch::Device Group::device() const { return impl_->device; }
 
 void Group::broadcast(std::vector<torch::Tensor>& tensors, int root) {
   impl_->collective("broadcast from rank " + std::to_string(root), [&] {
+    torch::NoGradGuard noGrad;
     for (auto& t : tensors) {
-      std::vector<torch::Tensor> one{t};
+      // The backend wants contiguous tensors on its device; others travel there and back.
+      const bool direct = t.device() == impl_->device && t.is_contiguous();
+      std::vector<torch::Tensor> one{direct ? t : t.to(impl_->device).contiguous()};
       c10d::BroadcastOptions options;
       options.rootRank = root;
       options.timeout = impl_->options.timeout;
       impl_->wait(impl_->backend->broadcast(one, options));
+      if (!direct) t.copy_(one[0]);
     }
   });
 }

@@ -40,7 +40,7 @@ class Group {
   // Where collectives want their tensors (CPU for Gloo, the rank's GPU for NCCL).
   torch::Device device() const;
 
-  // In place: every rank ends with `root`'s values.
+  // In place, on any device: every rank ends with `root`'s values.
   void broadcast(std::vector<torch::Tensor>& tensors, int root);
   // In place: every rank ends with the sum over ranks.
   void allReduceSum(torch::Tensor& tensor);

@@ -40,13 +40,7 @@ void broadcastModelOnce(Group& group, const std::shared_ptr<torch::nn::Module>& 
   std::vector<torch::Tensor> tensors;
   for (const auto& p : model->parameters()) tensors.push_back(p.detach());
   for (const auto& b : model->buffers()) tensors.push_back(b.detach());
-  // Collectives want their backend's device; tensors elsewhere travel there and back.
-  std::vector<torch::Tensor> moved;
-  for (const auto& t : tensors) moved.push_back(t.device() == group.device() && t.is_contiguous() ? t : t.to(group.device()).contiguous());
-  group.broadcast(moved, 0);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    if (!moved[i].is_same(tensors[i])) tensors[i].copy_(moved[i]);
-  }
+  group.broadcast(tensors, 0);
   std::lock_guard<std::mutex> lock(mutex);
   synced.emplace_back(activeGroup(), model);
 }
