@@ -35,6 +35,9 @@ void AdamW::step(const torch::Tensor& apply) {
                 ") gives an update scale outside float32's range; the weights were left unchanged");
   }
   steps_ = next;
+  // On the CPU the flag costs nothing to read: skip the update outright instead of computing it on copies.
+  const bool gated = apply.defined() && !apply.device().is_cpu();
+  if (apply.defined() && !gated && !apply.item<bool>()) return;
   auto update = [&](torch::Tensor& p, torch::Tensor& expAvg, torch::Tensor& expAvgSq, const torch::Tensor& g, bool decays) {
     if (decays) p.mul_(decay);
     expAvg.lerp_(g, 1.0 - options_.beta1);
@@ -46,11 +49,12 @@ void AdamW::step(const torch::Tensor& apply) {
     torch::Tensor& p = params_[i].second;
     const torch::Tensor& g = p.grad();
     if (!g.defined()) continue;
-    if (!apply.defined()) {
+    if (!gated) {
       update(p, expAvg_[i], expAvgSq_[i], g, decays_[i]);
       continue;
     }
-    // The same operations on copies, kept only where `apply` holds: bit-identical to the in-place update.
+    // On a device, no host wait: the same operations on copies, kept only where `apply` holds (bit-identical
+    // to the in-place update).
     torch::Tensor p2 = p.clone(), m = expAvg_[i].clone(), v = expAvgSq_[i].clone();
     update(p2, m, v, g, decays_[i]);
     p.copy_(torch::where(apply, p2, p));
