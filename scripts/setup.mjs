@@ -7,7 +7,7 @@
 // --install is npm's install hook (for `npm install seqsam` and `npx seqsam`): npm is installing the
 // dependencies itself, so they are only looked up, never reinstalled.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,9 +163,16 @@ function ensureTypeScript() {
   run(process.execPath, [tsc, '-p', 'tsconfig.json']);
 }
 
+// Files tsc does not copy: the page `seqsam serve` serves, beside its compiled code.
+function copyPageAssets() {
+  const page = join(root, 'lib', 'serve', 'page');
+  if (existsSync(page)) cpSync(page, join(root, 'dist', 'lib', 'serve', 'page'), { recursive: true });
+}
+
 const started = Date.now();
 ensureDebianPackages();
 ensureNodeModules();
 await ensureNativeBuild();
 ensureTypeScript();
+copyPageAssets();
 if ((Date.now() - started) > 2000) say(`ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);

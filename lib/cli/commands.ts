@@ -19,5 +19,6 @@ export const commands: readonly CommandEntry[] = [
   { name: 'embed', command: 'embed', describe: 'Fill the embedding cache for a dataset (the encoder runs once per image)', load: async () => (await import('./embed.js')).embedCommand },
   { name: 'convert', command: 'convert <input> <output>', describe: 'Convert a checkpoint (.pth or safetensors, official or Hugging Face names) to safetensors', load: async () => (await import('./convert.js')).convertCommand },
   { name: 'info', command: 'info', describe: 'Show package and LibTorch versions, devices and the loaded native binary', load: async () => (await import('./info.js')).infoCommand },
+  { name: 'serve', command: 'serve', describe: 'Serve an HTTP API (embed once, then predict M masks from a box or points) and an interactive page', load: async () => (await import('./serve.js')).serveCommand },
   { name: 'bench', command: 'bench', describe: 'Measure encoder, decoder, cost + matching and training-step speed', load: async () => (await import('./bench.js')).benchCommand },
 ];
