@@ -7,7 +7,9 @@ declare global {
     /** The method `using` calls when a resource goes out of scope. */
     readonly dispose: unique symbol;
   }
+  /** An object that releases what it holds when a `using` declaration goes out of scope. */
   interface Disposable {
+    /** Releases the object's resources; calling it again does nothing. */
     [Symbol.dispose](): void;
   }
 }

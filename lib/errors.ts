@@ -1,6 +1,23 @@
 // Every error seqsam throws is a SeqsamError with a stable `code`, so callers can branch on it.
 import type { AbortSignalLike } from './platform-types.js';
 
+/**
+ * The stable `code` of a {@link SeqsamError}:
+ * - `ERR_SHAPE`: a tensor or array has the wrong shape (the message names both shapes);
+ * - `ERR_ARGUMENT`: an argument or option is invalid (wrong type, out of range, unknown name);
+ * - `ERR_CHECKPOINT`: a checkpoint cannot be read or does not fit the model (missing, extra or misshapen tensors);
+ * - `ERR_DEVICE`: a device name is invalid or the device is not available (e.g. `'cuda'` without CUDA);
+ * - `ERR_DISPOSED`: a tensor, model or embedding was used after `dispose()`;
+ * - `ERR_IO`: a file or folder cannot be read or written;
+ * - `ERR_OUT_OF_MEMORY`: an allocation failed (CPU or GPU);
+ * - `ERR_TORCH`: any other LibTorch error;
+ * - `ERR_NATIVE`: any other error of the native addon;
+ * - `ERR_ABORTED`: the caller's AbortSignal stopped the call (its `reason` is the error's `cause`);
+ * - `ERR_DATA`: a dataset file exists but its content is wrong;
+ * - `ERR_NUMERIC`: a training step whose loss or gradients are NaN or infinite (nothing was updated);
+ * - `ERR_DISTRIBUTED`: a process group that cannot form or lost a rank, or ranks that disagree (the message
+ *   names the rank).
+ */
 export type ErrorCode =
   | 'ERR_SHAPE'
   | 'ERR_ARGUMENT'
@@ -18,8 +35,18 @@ export type ErrorCode =
   // a process group that cannot form or lost a rank, or ranks that disagree (the message names the rank)
   | 'ERR_DISTRIBUTED';
 
+/**
+ * Every error seqsam throws (native ones included) is a SeqsamError with a stable {@link ErrorCode} in
+ * `code`, so callers can branch on it; the stack starts at the caller's call, not inside the addon.
+ */
 export class SeqsamError extends Error {
+  /** What kind of failure this is; stable across versions, unlike the message. */
   readonly code: ErrorCode;
+  /**
+   * @param code The failure's kind.
+   * @param message What went wrong, naming the argument, file or tensor at fault.
+   * @param options `cause`: the underlying error, if any.
+   */
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SeqsamError';
@@ -31,6 +58,7 @@ export function fail(code: ErrorCode, message: string): never {
   throw new SeqsamError(code, message);
 }
 
+/** True when `error` is a {@link SeqsamError} (a DataError included); narrows its type. */
 export function isSeqsamError(error: unknown): error is SeqsamError {
   return error instanceof SeqsamError;
 }

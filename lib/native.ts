@@ -21,24 +21,41 @@ export interface NativeTensor {
 
 export type NamedNativeTensors = Record<string, NativeTensor>;
 
+/** The LibTorch runtime as the native addon reports it (part of `info()`'s result). */
 export interface RuntimeInfo {
+  /** The LibTorch version the addon was built against. */
   torchVersion: string;
+  /** Whether CUDA is usable now (a CUDA build on a machine with a CUDA device). */
   cuda: boolean;
+  /** CUDA devices visible (0 without CUDA). */
   cudaDevices: number;
+  /** Whether the addon was built with CUDA support. */
   builtWithCuda: boolean;
+  /** LibTorch intra-op threads. */
   threads: number;
+  /** LibTorch inter-op threads. */
   interopThreads: number;
+  /** OpenBLAS threads; -1 when the process has no OpenBLAS. */
   blasThreads: number;
+  /** Threads the machine runs at once (`std::thread::hardware_concurrency`). */
   hardwareThreads: number;
+  /** LibTorch's own description of its parallel backends (`at::get_parallel_info()`). */
   parallelInfo: string;
+  /** Whether LibTorch uses the C++11 ABI of libstdc++. */
   cxx11Abi: boolean;
 }
 
+/** One tensor of a safetensors header. */
 export interface SafetensorsEntry {
+  /** The tensor's name. */
   name: string;
+  /** The safetensors dtype: `F32`, `F16`, `BF16`, `F64`, `I64`, `I32`, `I16`, `I8`, `U8` or `BOOL`. */
   dtype: string;
+  /** The tensor's sizes. */
   shape: number[];
+  /** Start of its bytes, relative to the data section. */
   begin: number;
+  /** End (exclusive) of its bytes, relative to the data section. */
   end: number;
 }
 

@@ -4,12 +4,16 @@
 
 /** A `file:` URL, such as `new URL('file:///data/lidc.pickle')` or `new URL('./data/', import.meta.url)`. */
 export interface FileUrl {
+  /** The whole URL, `file:///...`. */
   readonly href: string;
+  /** Must be `'file:'`; other protocols are refused. */
   readonly protocol: string;
 }
 
 /** What long calls read from an AbortSignal (an `AbortController`'s signal fits). */
 export interface AbortSignalLike {
+  /** True once the operation should stop; long calls check it between steps and throw `ERR_ABORTED`. */
   readonly aborted: boolean;
+  /** Why it was aborted; becomes the `cause` of the `ERR_ABORTED` error. */
   readonly reason?: unknown;
 }

@@ -7,24 +7,33 @@ import { addon } from './native.js';
 
 /** One event of a Chrome trace ("complete" events: start and duration in microseconds). */
 export interface TraceEvent {
+  /** The op's or kernel's name (`aten::addmm`, a CUDA kernel's name). */
   name: string;
   /** 'cpu_op' (an op on a CPU thread) or 'kernel' (GPU work). */
   cat: string;
+  /** Start, in microseconds. */
   ts: number;
+  /** Duration, in microseconds. */
   dur: number;
+  /** Process id. */
   pid: number;
+  /** Thread (or GPU stream) id. */
   tid: number;
 }
 
+/** A Chrome trace, as {@link stopProfile} returns it (loadable in chrome://tracing or ui.perfetto.dev). */
 export interface Trace {
+  /** Every recorded op and kernel. */
   traceEvents: TraceEvent[];
 }
 
 /** Time spent in one op or kernel name over a trace. */
 export interface TraceRow {
+  /** The op's or kernel's name. */
   name: string;
   /** 'cpu_op' or 'kernel'. */
   cat: string;
+  /** How many times it ran. */
   calls: number;
   /** Microseconds inside the op, its children excluded (for kernels: their whole duration). */
   selfUs: number;
@@ -34,13 +43,13 @@ export interface TraceRow {
 
 /**
  * Records every seqsam call (on whichever worker thread runs it) until `stopProfile`. With
- * `cuda: true`, GPU kernels too. One session at a time.
+ * `cuda: true` (default false), GPU kernels too. One session at a time.
  */
 export function startProfile(options: { cuda?: boolean } = {}): void {
   nativeSync(() => addon().profileStart(Boolean(options.cuda)));
 }
 
-/** Ends the session; returns its trace, and writes it to `path` when given. */
+/** Ends the session; returns its trace, and writes it to `path` when given (`ERR_IO` when it cannot). */
 export async function stopProfile(path?: string): Promise<Trace> {
   const text = nativeSync(() => addon().profileStop());
   if (path !== undefined) {
@@ -55,7 +64,7 @@ export async function stopProfile(path?: string): Promise<Trace> {
 
 /**
  * Time per op / kernel name, most first: GPU kernels by their time when the trace has any, else CPU ops
- * by self time (an op's time minus the ops it called, on the same thread).
+ * by self time (an op's time minus the ops it called, on the same thread). `top` rows at most (default 15).
  */
 export function summarizeTrace(trace: Trace, top = 15): TraceRow[] {
   const rows = new Map<string, TraceRow>();
@@ -104,7 +113,7 @@ export function summarizeTrace(trace: Trace, top = 15): TraceRow[] {
     .slice(0, top);
 }
 
-/** The rows as a plain-text table with each row's share of the listed kind's total. */
+/** {@link summarizeTrace}'s rows (`top` of them, default 15) as a plain-text table with each row's share of the listed kind's total. */
 export function formatTraceSummary(trace: Trace, top = 15): string {
   const rows = summarizeTrace(trace, Number.POSITIVE_INFINITY);
   const total = rows.reduce((sum, r) => sum + r.selfUs, 0);

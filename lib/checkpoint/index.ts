@@ -10,9 +10,14 @@ export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safe
 export { readTorchCheckpoint } from './torch-checkpoint.js';
 export { huggingFaceName, mapCheckpointNames, type KeyMapping } from './key-names.js';
 
+/** A checkpoint file's format: a `torch.save` zip archive or safetensors. */
 export type CheckpointFormat = 'torch' | 'safetensors';
 
-// Decides by content, not by extension: torch.save files are zip archives ("PK").
+/**
+ * A checkpoint file's format, decided by content, not by extension: torch.save files are zip archives
+ * ("PK"). Throws `ERR_CHECKPOINT` for a legacy (pre-1.6) torch pickle or anything else, `ERR_IO` when the
+ * file cannot be read.
+ */
 export async function detectFormat(path: string): Promise<CheckpointFormat> {
   let head: Buffer;
   try {
@@ -34,6 +39,10 @@ export async function detectFormat(path: string): Promise<CheckpointFormat> {
   throw new SeqsamError('ERR_CHECKPOINT', `${path}: neither a torch.save zip nor a safetensors file`);
 }
 
+/**
+ * Reads any supported checkpoint (torch.save zip or safetensors, detected by content) into CPU tensors
+ * under the file's own names; `metadata` is the safetensors `__metadata__` map (empty for torch files).
+ */
 export async function readCheckpoint(path: string): Promise<{ tensors: NamedTensors; metadata: Record<string, string>; format: CheckpointFormat }> {
   const format = await detectFormat(path);
   if (format === 'torch') return { tensors: await readTorchCheckpoint(path), metadata: {}, format };

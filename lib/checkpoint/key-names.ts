@@ -31,6 +31,7 @@ const hypernetworkRenames = ['proj_in', 'layers.0', 'proj_out'];
 // Tensors Hugging Face stores twice or adds; they carry nothing the official model lacks.
 const huggingFaceExtras = new Set(['shared_image_embedding.positional_embedding']);
 
+/** The Hugging Face transformers name of an official SAM tensor name (the renames of its convert_sam_to_hf.py). */
 export function huggingFaceName(official: string): string {
   let name = official;
   for (const [from, to] of officialToHuggingFace) {
@@ -44,11 +45,13 @@ export function huggingFaceName(official: string): string {
   return name;
 }
 
+/** How a checkpoint's tensor names map onto the model's (see {@link mapCheckpointNames}). */
 export interface KeyMapping {
-  // checkpoint name -> official name, for every checkpoint tensor that has one
+  /** Checkpoint name → official name, for every checkpoint tensor that has one. */
   renamed: Map<string, string>;
-  // checkpoint names that map to nothing in the model (reported by strict loading)
+  /** Checkpoint names that map to nothing in the model (reported by strict loading). */
   unmatched: string[];
+  /** Which naming the checkpoint uses, decided for the whole checkpoint. */
   naming: 'official' | 'huggingface';
 }
 
@@ -59,9 +62,13 @@ function stripPrefix(name: string): string {
   return name;
 }
 
-// Maps checkpoint names onto `officialNames` (the model's own keys). The naming is decided for the
-// whole checkpoint, since a few names exist in both with different meanings (Hugging Face's
-// `iou_prediction_head.layers.0` is the official `layers.1`).
+/**
+ * Maps checkpoint names (official or Hugging Face, with an optional `sam.`, `model.` or `module.` prefix)
+ * onto `officialNames` (the model's own keys). The naming is decided for the whole checkpoint, since a few
+ * names exist in both with different meanings (Hugging Face's `iou_prediction_head.layers.0` is the
+ * official `layers.1`). Tensors Hugging Face adds (`shared_image_embedding.positional_embedding`) are
+ * neither renamed nor unmatched.
+ */
 export function mapCheckpointNames(checkpointNames: Iterable<string>, officialNames: Iterable<string>): KeyMapping {
   const official = new Set(officialNames);
   const fromHuggingFace = new Map<string, string>();

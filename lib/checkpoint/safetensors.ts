@@ -19,9 +19,13 @@ const toSafetensorsDtype: Record<DType, string> = {
 // Headers larger than this are not model checkpoints; refuse before allocating.
 const maxHeaderBytes = 100 * 1024 * 1024;
 
+/** A safetensors file's validated header (see {@link readSafetensorsHeader}). */
 export interface SafetensorsHeader {
+  /** Byte offset of the data section in the file (8 + the JSON header's length). */
   dataStart: number;
+  /** Every tensor's name, dtype, shape and byte range, in the header's order. */
   entries: SafetensorsEntry[];
+  /** The `__metadata__` string map (empty when the file has none). */
   metadata: Record<string, string>;
 }
 
@@ -29,6 +33,11 @@ function bad(path: string, message: string): never {
   throw new SeqsamError('ERR_CHECKPOINT', `${path}: ${message}`);
 }
 
+/**
+ * Reads and validates a safetensors file's header without reading any tensor: dtypes, shapes and byte
+ * ranges are checked against the file (`ERR_CHECKPOINT` naming the tensor at fault; `ERR_IO` when the file
+ * cannot be read).
+ */
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
   let fileSize: number;
   try {
@@ -97,11 +106,16 @@ function parseEntries(path: string, header: Record<string, unknown>, dataSize: n
   return { entries, metadata };
 }
 
+/** Options of {@link readSafetensors}. */
 export interface ReadOptions {
-  // Only these tensors (all when omitted).
+  /** Only these tensors (all when omitted); a name the file lacks is an `ERR_CHECKPOINT` error. */
   names?: readonly string[];
 }
 
+/**
+ * Reads a safetensors file into CPU tensors (off the JS thread) with its `__metadata__` map. The header is
+ * validated first: a truncated or lying file is an `ERR_CHECKPOINT` error, not a crash.
+ */
 export async function readSafetensors(path: string, options: ReadOptions = {}): Promise<{ tensors: NamedTensors; metadata: Record<string, string> }> {
   const header = await readSafetensorsHeader(path);
   let entries = header.entries;
@@ -115,8 +129,10 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
   return { tensors: wrapNamed(native), metadata: header.metadata };
 }
 
-// Writes tensors (any device; copied to CPU natively) with a metadata map, atomically: a crash
-// mid-write leaves the previous file intact.
+/**
+ * Writes tensors (any device; copied to CPU natively) with a metadata map of strings, atomically: a crash
+ * mid-write leaves the previous file intact. The name `__metadata__` is reserved.
+ */
 export async function writeSafetensors(path: string, tensors: NamedTensors | Map<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
   const list = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   // No prototype: a tensor named '__proto__' is a header entry like any other.

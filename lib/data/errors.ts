@@ -11,13 +11,20 @@ export type DataErrorCode = 'ERR_DATA' | 'ERR_IO' | 'ERR_ARGUMENT';
  * Messages name the file and the entry or field at fault.
  */
 export class DataError extends SeqsamError {
+  /** `ERR_DATA`, `ERR_IO` or `ERR_ARGUMENT`, as described on the class. */
   declare readonly code: DataErrorCode;
+  /**
+   * @param message What is wrong, naming the file and the entry or field at fault.
+   * @param code The failure's kind (default `ERR_DATA`).
+   * @param options `cause`: the underlying error, if any.
+   */
   constructor(message: string, code: DataErrorCode = 'ERR_DATA', options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'DataError';
   }
 }
 
+/** True when `error` is a {@link DataError}, a loader's failure; narrows its type. */
 export function isDataError(error: unknown): error is DataError {
   return error instanceof DataError;
 }

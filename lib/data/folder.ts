@@ -19,8 +19,9 @@ import { DataError, ioError } from './errors.js';
 import { type Dataset, type RawImage, type Sample } from './types.js';
 import { checkIndex, naturalCompare, toPath } from './util.js';
 
+/** Options of {@link folder}. */
 export interface FolderOptions {
-  /** Drop an alpha channel from the images (default true). */
+  /** Drop an alpha channel from the images (default true); labels use theirs either way (transparent = background). */
   removeAlpha?: boolean;
 }
 
@@ -31,12 +32,22 @@ interface Item {
   labels: (string | null)[];
 }
 
+/**
+ * A folder of images and per-rater masks (see {@link folder} for the layout). Images keep their own size,
+ * channels (1 grey, 3 colour, +1 with a kept alpha) and depth (Uint8Array, or Uint16Array for 16-bit files).
+ */
 export class FolderDataset implements Dataset {
+  /** `folder:<dir>`. */
   readonly name: string;
+  /** K, the number of rater sub-folders under labels/. */
   readonly raters: number;
+  /** The rater sub-folders' names, in natural order (label k of a sample is rater k's). */
   readonly raterNames: readonly string[];
+  /** Every image's id (its file name without extension), in natural order ('case2' before 'case10'). */
   readonly ids: readonly string[];
+  /** Every image's group, from groups.json, else its id. */
   readonly groups: readonly string[];
+  /** The dataset folder, as a path. */
   readonly dir: string;
   private readonly items: Item[];
   private readonly removeAlpha: boolean;
@@ -53,10 +64,12 @@ export class FolderDataset implements Dataset {
     this.removeAlpha = removeAlpha;
   }
 
+  /** The number of images. */
   get length(): number {
     return this.items.length;
   }
 
+  /** Decodes image `i` and its K labels (a rater without a file for it gives a blank mask). */
   async get(i: number): Promise<Sample> {
     checkIndex(this, i);
     const item = this.items[i]!;
@@ -143,7 +156,16 @@ function stem(name: string): string {
   return ext ? name.slice(0, -ext.length) : name;
 }
 
-/** Indexes the folder (file names only; pixels are read in get(i)). */
+/**
+ * Indexes a plain folder of images and per-rater masks (file names only; pixels are read in get(i)):
+ * - `<dir>/images/<id>.<ext>`: any format sharp decodes (png, jpg, tif, webp, gif, avif, …);
+ * - `<dir>/labels/<rater>/<id>.<ext>`: one sub-folder per rater (any number); a missing file is a blank label;
+ * - `<dir>/groups.json`: optional `{id: group}`; without it, group = id.
+ *
+ * A label pixel is foreground when its brightest colour channel is above half the range (> 127 for 8-bit
+ * files, > 32767 for 16-bit ones) and it is not fully transparent; in files holding only 0 and 1, when it
+ * is > 0. Throws `ERR_IO` for a missing folder, `ERR_DATA` for an inconsistent layout.
+ */
 export async function folder(dir: string | FileUrl, options: FolderOptions = {}): Promise<FolderDataset> {
   const root = toPath(dir, 'folder dir');
   try {

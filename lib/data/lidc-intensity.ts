@@ -11,6 +11,11 @@
 import { DataError } from './errors.js';
 import type { RawImage, Sample } from './types.js';
 
+/**
+ * How LIDC's stored [0, 1] intensities reach the encoder: 'minmax' (the float image as stored; the model
+ * stretches each crop over its own min..max) or 'reference' (⌊255·x⌋ as 8-bit data, as the reference's
+ * pipeline gave the encoder).
+ */
 export type LidcIntensity = 'minmax' | 'reference';
 
 export function checkLidcIntensity(what: string, intensity: unknown): LidcIntensity {

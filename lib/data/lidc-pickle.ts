@@ -13,6 +13,7 @@ import { checkLidcIntensity, withIntensity, type LidcIntensity } from './lidc-in
 import { type Dataset, type Sample } from './types.js';
 import { toPath, checkIndex } from './util.js';
 
+/** Options of {@link lidcPickle}. */
 export interface LidcPickleOptions {
   /** Called with the fraction of the file read so far (0..1) while the pickle is parsed; last call is 1. */
   onProgress?: (fraction: number) => void;
@@ -58,14 +59,21 @@ interface Entry {
   stacked: boolean;
 }
 
+/** The LIDC-IDRI pickle's entries (see {@link lidcPickle}), in the dict's order. */
 export class LidcPickleDataset implements Dataset {
+  /** Always `'lidc'`. */
   readonly name = 'lidc';
+  /** K, the annotations of every entry (all entries must agree). */
   readonly raters: number;
+  /** Every entry's dict key, in the dict's order. */
   readonly ids: readonly string[];
+  /** Every entry's `series_uid`: slices of one series share a group. */
   readonly groups: readonly string[];
+  /** The pickle file, as a path. */
   readonly path: string;
   private readonly entries: Entry[];
   private readonly checkRange: boolean;
+  /** The intensity mapping in effect ('minmax' or 'reference'). */
   readonly intensity: LidcIntensity;
 
   /** @internal */
@@ -79,11 +87,16 @@ export class LidcPickleDataset implements Dataset {
     this.groups = entries.map((e) => e.group);
   }
 
+  /** The number of entries. */
   get length(): number {
     return this.entries.length;
   }
 
-  /** Eager datasets return a Sample whose arrays are shared with the dataset: treat them as read-only. */
+  /**
+   * Entry `i` as a Sample: synchronously for an eager dataset, as a promise in lazy mode (which reads the
+   * entry's bytes from the file). Eager datasets return a Sample whose arrays are shared with the dataset:
+   * treat them as read-only.
+   */
   get(i: number): Sample | Promise<Sample> {
     checkIndex(this, i);
     const e = this.entries[i]!;

@@ -13,6 +13,7 @@ import { toPath } from './util.js';
 
 const gunzipAsync = promisify(gunzip);
 
+/** A NIfTI file's voxels (see {@link readNifti}). */
 export interface NiftiVolume {
   /** Sizes of the dimensions actually present (dim[1..dim[0]]); dim 1 (x) varies fastest in `values`. */
   dims: number[];

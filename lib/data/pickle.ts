@@ -23,15 +23,20 @@ import { DataError, ioError } from './errors.js';
  * code points are the wanted byte values (protocol-2 numpy data), to be turned into latin-1 on read. */
 export class LazyBytes {
   constructor(
+    /** Where the bytes start in the file. */
     readonly offset: number,
+    /** How many bytes. */
     readonly length: number,
+    /** `'raw'`: the bytes themselves; `'utf8-latin1'`: to be turned from UTF-8 into latin-1 on read. */
     readonly encoding: 'raw' | 'utf8-latin1' = 'raw',
   ) {}
 }
 
 /** A str too large to be worth decoding eagerly; kept as its UTF-8 bytes (or their place on disk). */
 export class BigStr {
+  /** @param utf8 The str's UTF-8 bytes, or where they are on disk. */
   constructor(readonly utf8: Uint8Array | LazyBytes) {}
+  /** The decoded str; throws when its bytes were left on disk (lazy mode). */
   toString(): string {
     if (this.utf8 instanceof LazyBytes) throw new Error('string data was left on disk (lazy mode)');
     return utf8Decoder.decode(this.utf8);
@@ -41,9 +46,12 @@ export class BigStr {
 /** A global (class or function) that is not on the whitelist. */
 export class PyGlobal {
   constructor(
+    /** The Python module, e.g. `collections`. */
     readonly module: string,
+    /** The class or function name within the module. */
     readonly name: string,
   ) {}
+  /** `module.name`. */
   toString(): string {
     return `${this.module}.${this.name}`;
   }
@@ -51,9 +59,12 @@ export class PyGlobal {
 
 /** An instance of a non-whitelisted class: what was passed to its constructor and its state. */
 export class PyObject {
+  /** What `__setstate__` / BUILD gave it (undefined when none). */
   state: unknown = undefined;
   constructor(
+    /** Its class. */
     readonly cls: PyGlobal,
+    /** The arguments its constructor was called with. */
     readonly args: unknown[],
   ) {}
 }
@@ -62,8 +73,11 @@ export class PyObject {
 export class NpDtype {
   /** '<' little, '>' big, '|' not applicable. */
   byteorder: '<' | '>' | '|';
+  /** numpy's kind character: 'f' float, 'i' signed, 'u' unsigned, 'b' bool, ... */
   readonly kind: string;
+  /** Bytes per element. */
   readonly itemsize: number;
+  /** @param spec The dtype as pickled, e.g. 'f4', '<u1'. */
   constructor(readonly spec: string) {
     const m = /^([<>|=]?)([a-zA-Z])(\d*)$/.exec(spec);
     if (!m) throw new Error(`unsupported numpy dtype '${spec}'`);
@@ -90,9 +104,13 @@ export class NpDtype {
 
 /** A numpy array as pickled: dtype, shape, memory order and its raw bytes (or where they are on disk). */
 export class NdArray {
+  /** The element type. */
   dtype: NpDtype;
+  /** The array's sizes. */
   shape: number[];
+  /** True for Fortran (column-major) order, false for C order. */
   fortran = false;
+  /** The raw bytes, where they are on disk (lazy mode), or null once an `onArray` hook dropped them. */
   data: Uint8Array | LazyBytes | null = null;
   /** Set by an `onArray` hook (e.g. the decoded typed array). */
   value: unknown = undefined;
@@ -100,6 +118,7 @@ export class NdArray {
     this.dtype = dtype;
     this.shape = shape;
   }
+  /** The number of elements (the product of the shape). */
   get size(): number {
     return this.shape.reduce((a, b) => a * b, 1);
   }
@@ -145,6 +164,7 @@ function latin1StringToBytes(s: string): Uint8Array {
 // ---------------------------------------------------------------------------------------------------
 // Whitelisted globals
 
+/** Builds the JS value of a whitelisted Python global called with `args`. */
 export type GlobalHandler = (args: unknown[]) => unknown;
 
 const NDARRAY_MARKER = Symbol('numpy.ndarray');
@@ -438,6 +458,7 @@ class WindowReader {
 
 // ---------------------------------------------------------------------------------------------------
 
+/** Options of {@link unpickleFile}. */
 export interface UnpickleOptions {
   /** Called with the fraction of the file consumed (0..1), at most about once per 0.1 %. */
   onProgress?: (fraction: number) => void;

@@ -16,10 +16,14 @@ import { referenceQubiqImage, referenceQubiqLabel } from './qubiq-reference.js';
 import { type Dataset, type Sample } from './types.js';
 import { checkIndex, naturalCompare, toPath } from './util.js';
 
+/** Options of {@link qubiq}. */
 export interface QubiqOptions {
+  /** Which release folder to read (required): `training_data_v2/<organ>/Training` or `validation_data_v2/<organ>/Validation`. */
   split: 'training' | 'validation';
-  /** Intensity window [lo, hi]: values are clipped to it and scaled to [0,1]. Default: per-image
-   * min–max scaling to [0,1]. */
+  /**
+   * Intensity window [lo, hi] (finite, lo < hi): values are clipped to it and scaled to [0,1]. Default:
+   * per-image min–max scaling to [0,1].
+   */
   window?: [number, number];
   /**
    * 'native' (default): intensities as `window` says, at the native size, labels thresholded at 0.5.
@@ -43,14 +47,24 @@ interface Case {
   segs: string[];
 }
 
+/**
+ * The cases of one QUBIQ organ and split (see {@link qubiq}). Images are one channel: float32 in [0,1]
+ * with preprocessing 'native', 8-bit at 256×256 with 'reference'.
+ */
 export class QubiqDataset implements Dataset {
+  /** `qubiq-<organ>-<split>`. */
   readonly name: string;
+  /** K, the annotators of every case (task01_seg01…segK). */
   readonly raters: number;
+  /** The case folders' names (caseNN), in natural order. */
   readonly ids: readonly string[];
+  /** One group per case: the case's id. */
   readonly groups: readonly string[];
+  /** The folder the cases were listed from. */
   readonly dir: string;
   private readonly cases: Case[];
   private readonly window: [number, number] | undefined;
+  /** The preprocessing in effect ('native' or 'reference'). */
   readonly preprocessing: 'native' | 'reference';
 
   /** @internal */
@@ -65,10 +79,12 @@ export class QubiqDataset implements Dataset {
     this.groups = this.ids;
   }
 
+  /** The number of cases. */
   get length(): number {
     return this.cases.length;
   }
 
+  /** Reads case `i`'s image and K segmentations (values must lie in [0,1]; `ERR_DATA` naming the pixel otherwise). */
   async get(i: number): Promise<Sample> {
     checkIndex(this, i);
     const c = this.cases[i]!;
@@ -159,7 +175,9 @@ async function listDir(dir: string, what: string): Promise<string[]> {
 }
 
 /**
- * Lists the cases of a QUBIQ split. Files are read in get(i). The number of annotators is taken from the
+ * Lists the cases of a QUBIQ split under `root`, the folder holding `training_data_v2` and
+ * `validation_data_v2` (`<split>_data_v2/<organ>/{Training|Validation}/caseNN/{image.nii.gz,
+ * task01_seg01.nii.gz, …}`). Files are read in get(i). The number of annotators is taken from the
  * files present (task01_seg01…segNN) and must be the same, and numbered 1..N, in every case.
  */
 export async function qubiq(root: string | FileUrl, options: QubiqOptions): Promise<QubiqDataset> {

@@ -7,9 +7,11 @@ import { splitInFileOrder } from './reference-split.js';
 import { mulberry32 } from './synthetic.js';
 import { type Dataset } from './types.js';
 
+/** Options of {@link splitByGroup} and {@link splitByImage}. */
 export interface SplitOptions {
   /** [train, val, test], non-negative, summing to 1 (default [0.8, 0.1, 0.1]). */
   fractions?: readonly [number, number, number] | readonly number[];
+  /** Seeds the shuffle (an integer, taken modulo 2³²; default 0): the same seed gives the same split. */
   seed?: number;
   /**
    * 'group' (default), 'image' (= splitByImage: shuffled images), or 'reference' (the reference's split:
@@ -19,9 +21,13 @@ export interface SplitOptions {
   by?: 'group' | 'image' | 'reference';
 }
 
+/** Sample indices of each part of a split, ascending; every index is in exactly one part. */
 export interface Split {
+  /** Indices to train on. */
   train: number[];
+  /** Indices to validate on (model selection, early stopping). */
   val: number[];
+  /** Indices held out for the final evaluation. */
   test: number[];
 }
 
@@ -89,10 +95,12 @@ function shuffle<T>(items: T[], seed: number): T[] {
 }
 
 /**
- * Splits by group: groups are shuffled (seeded) and assigned in turn to train, val and test so that each
+ * Splits by group (or, with `options.by`, by image or as the reference): groups are shuffled (seeded) and assigned in turn to train, val and test so that each
  * split's share of *images* is as close as possible to its fraction (a group goes to the split whose
  * cumulative range holds the midpoint of the group's images). No group is in two splits; every index
  * is in exactly one; indices within a split are ascending.
+ * @param input A dataset with a `groups` list, the groups themselves (one per sample), or a length (each
+ *   sample its own group).
  */
 export function splitByGroup(input: SplitInput, options: SplitOptions = {}): Split {
   if (options.by === 'image') return splitByImage(input, options);

@@ -11,19 +11,28 @@ import { DataError } from './errors.js';
 import { type Dataset, type Sample } from './types.js';
 import { checkIndex } from './util.js';
 
+/** Options of {@link synthetic}. */
 export interface SyntheticOptions {
+  /** Number of images (required; an integer in 1..1,000,000). */
   count: number;
-  /** Image side in pixels (square images; default 64, at least 8). */
+  /** Image side in pixels (square images; default 64, 8..8192). */
   size?: number;
-  /** Annotations per image (default 4). */
+  /** Annotations per image (default 4, at most 256); rater k follows mode k mod 4. */
   raters?: number;
-  /** Any integer; taken modulo 2^32. */
+  /** Any integer; taken modulo 2^32 (default 0). The same seed gives the same images and labels. */
   seed?: number;
   /** Consecutive images that share a group ("patient"), for group splits (default 4). */
   perGroup?: number;
 }
 
+/**
+ * How the synthetic raters disagree, rater k following mode k mod 4: 'satellite' (the lesion plus a faint
+ * lobe next to it), 'conservative' (eroded by a margin), 'generous' (dilated by a margin), 'absent' (the
+ * lesion as is, but marks nothing in about {@link ABSENT_PROBABILITY} of the images). Raters 4, 5, … repeat
+ * the modes with a larger margin.
+ */
 export const SYNTHETIC_MODES = ['satellite', 'conservative', 'generous', 'absent'] as const;
+/** One of {@link SYNTHETIC_MODES}. */
 export type SyntheticMode = (typeof SYNTHETIC_MODES)[number];
 
 /** Probability that an "absent"-mode rater marks nothing. */
@@ -49,14 +58,27 @@ export function hashSeed(a: number, b: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * Grey-level images of a textured lesion on a noisy background, annotated by raters who disagree in
+ * consistent modes (see {@link SYNTHETIC_MODES}). Images are one-channel float32 in [0, 1]. Every sample
+ * is a pure function of (seed, index): get(i) regenerates it on demand, synchronously.
+ */
 export class SyntheticDataset implements Dataset {
+  /** Always `'synthetic'`. */
   readonly name = 'synthetic';
+  /** The number of images (`count`). */
   readonly length: number;
+  /** K, the annotations per image. */
   readonly raters: number;
+  /** The images' side, in pixels. */
   readonly size: number;
+  /** The seed in effect (taken modulo 2^32). */
   readonly seed: number;
+  /** Every image's group, `patientNNNN`: `perGroup` consecutive images share one. */
   readonly groups: readonly string[];
+  /** Each rater's mode. */
   readonly modes: readonly SyntheticMode[];
+  /** Consecutive images per group. */
   readonly perGroup: number;
 
   /** @internal */
@@ -70,6 +92,7 @@ export class SyntheticDataset implements Dataset {
     this.groups = Array.from({ length: count }, (_, i) => `patient${String(Math.floor(i / perGroup)).padStart(4, '0')}`);
   }
 
+  /** Sample `i`, generated now (id `synthetic-NNNNN`). */
   get(i: number): Sample {
     checkIndex(this, i);
     return generate(this.seed, i, this.size, this.raters, this.groups[i]!);
@@ -169,7 +192,10 @@ function positiveInt(name: string, v: unknown, min: number, max = Number.MAX_SAF
   return v;
 }
 
-/** A deterministic synthetic multi-rater dataset (see the modes above). */
+/**
+ * A deterministic synthetic multi-rater dataset (see {@link SYNTHETIC_MODES}): the embedded default for
+ * demos and tests. Unlike the file loaders it returns the dataset directly, not a promise.
+ */
 export function synthetic(options: SyntheticOptions): SyntheticDataset {
   if (options === null || typeof options !== 'object') throw new DataError('synthetic: options { count } are required', 'ERR_ARGUMENT');
   const count = positiveInt('count', options.count, 1, SYNTHETIC_MAX_COUNT);

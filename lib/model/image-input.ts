@@ -5,18 +5,34 @@ import sharp from 'sharp';
 import { SeqsamError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 
+/**
+ * Decoded pixels, row-major and channel-interleaved. Grayscale becomes three channels; a fourth (alpha)
+ * channel is dropped. 8-bit data is used as is; 16-bit and float data go through {@link ImageOptions.window}.
+ */
 export interface RawPixels {
+  /** width × height × channels values. */
   data: Uint8Array | Uint8ClampedArray | Uint16Array | Float32Array | Float64Array;
+  /** Width in pixels (a positive integer). */
   width: number;
+  /** Height in pixels (a positive integer). */
   height: number;
+  /** 1 (grayscale), 3 (RGB) or 4 (RGBA). */
   channels: number;
 }
 
+/**
+ * An image: a file path or an encoded image in memory (any format sharp reads: PNG, JPEG, TIFF, WebP, ...),
+ * or {@link RawPixels}.
+ */
 export type ImageInput = string | Uint8Array | RawPixels;
 
+/** How an image's pixels become the encoder's 0..255 RGB input. */
 export interface ImageOptions {
-  // Intensities mapped to 0..255 for non-8-bit data: [low, high] (clipped), or 'minmax' (the default:
-  // each image's own range, as the reference preprocesses CT).
+  /**
+   * Intensities mapped to 0..255 for non-8-bit data (16-bit and float raw pixels): [low, high] (clipped;
+   * high > low), or 'minmax' (the default: each image's own range, as the reference preprocesses CT).
+   * 8-bit data is never rescaled.
+   */
   window?: [number, number] | 'minmax';
 }
 

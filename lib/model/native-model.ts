@@ -10,10 +10,13 @@ import { architectureMismatch } from './architecture-check.js';
 import { ImageEmbedding } from './embedding.js';
 import { decodeImage, type ImageInput, type ImageOptions } from './image-input.js';
 
+/** Which weights: `'sam'` (the SAM model alone) or `'all'` (SAM plus SeqSAM's recurrent cell, `cell.*`). */
 export type WeightScope = 'sam' | 'all';
 
-// Numeric precision of the encoder and decoder: float32, or bfloat16 autocast (matmuls and convolutions in
-// bf16, norms and reductions in float32, weights and outputs float32).
+/**
+ * Numeric precision of the encoder and decoder: float32, or bfloat16 autocast (matmuls and convolutions in
+ * bf16, norms and reductions in float32, weights and outputs float32).
+ */
 export type Precision = 'fp32' | 'bf16';
 
 export interface NativeModelHandle {
@@ -46,15 +49,29 @@ export interface NativeStepResult {
   logits?: NativeTensor;
 }
 
+/** How to build a model (`Sam.load`, `SeqSam.load`). */
 export interface ModelOptions {
+  /**
+   * An official SAM architecture: `'vit_b'`, `'vit_l'` or `'vit_h'`. Give either `preset` or `config`, not
+   * both (`ERR_ARGUMENT`); with neither the model is ViT-B.
+   */
   preset?: SamPreset;
+  /** The architecture field by field (snake_case, as SAM's JSON); fields left out take ViT-B's values. */
   config?: SamConfig;
-  // A .pth or .safetensors file: official SAM/MedSAM names, Hugging Face names, optional `sam.` prefix.
+  /**
+   * A .pth or .safetensors file: official SAM/MedSAM names, Hugging Face names, optional `sam.`, `model.` or
+   * `module.` prefix. Its shapes must fit the architecture (`ERR_CHECKPOINT` naming what differs). Default:
+   * none, the model keeps its random initialisation.
+   */
   checkpoint?: string;
+  /** Where the weights live and the model runs: `'cpu'` (default), `'cuda'` or `'cuda:N'`. */
   device?: string;
-  // 'fp32' (default) or 'bf16' autocast for the encoder and decoder, in inference and training.
+  /** `'fp32'` (default) or `'bf16'` autocast for the encoder and decoder, in inference and training. */
   precision?: Precision;
-  // Seeds the random initialisation of whatever the checkpoint does not set.
+  /**
+   * Seeds the random initialisation of whatever the checkpoint does not set (default 0; a non-negative
+   * integer). It seeds LibTorch's global generator, as `manualSeed` does.
+   */
   seed?: number;
   /**
    * Reject checkpoints with missing or unexpected tensors (default true). `strict: false` tolerates those
@@ -80,6 +97,7 @@ export function createNativeModel(options: ModelOptions): NativeModelHandle {
   );
 }
 
+/** What `Sam` and `SeqSam` share: one native model and its weights. */
 export class ModelBase implements Disposable {
   protected native: NativeModelHandle | null;
 
@@ -92,14 +110,17 @@ export class ModelBase implements Disposable {
     return this.native;
   }
 
+  /** The model's architecture, every field filled in. */
   get config(): Required<SamConfig> {
     return JSON.parse(nativeSync(() => this.handle.config())) as Required<SamConfig>;
   }
 
+  /** The device the model runs on: `'cpu'`, `'cuda:0'`, ... */
   get device(): string {
     return nativeSync(() => this.handle.device());
   }
 
+  /** `'fp32'` or `'bf16'`, as set by `ModelOptions.precision`. */
   get precision(): Precision {
     return nativeSync(() => this.handle.precision());
   }
@@ -141,7 +162,10 @@ export class ModelBase implements Disposable {
     return { metadata, extra };
   }
 
-  // Live views of the weights under their official names.
+  /**
+   * Live views of the weights under their official names (`scope` `'all'`, the default, includes the cell's
+   * `cell.*`; `'sam'` leaves it out). Dispose the handles when done; the weights stay with the model.
+   */
   stateDict(scope: WeightScope = 'all'): NamedTensors {
     return wrapNamed(nativeSync(() => this.handle.stateDict(scope)));
   }
@@ -156,8 +180,13 @@ export class ModelBase implements Disposable {
     }
   }
 
-  // Runs the frozen image encoder once. Several images of one size embed as a batch (B, C, h, w); predict
-  // then takes one prompt per image.
+  /**
+   * Runs the frozen image encoder once: the image is resized (long side to `config.image_size`), normalised
+   * and padded as SAM does. Several images of one size embed as a batch (B, C, h, w); predict then takes
+   * one prompt per image. Images of different sizes in one call are an `ERR_SHAPE` error.
+   * @param image A file path, an encoded image (PNG, JPEG, ...) or raw pixels, or a non-empty list of them.
+   * @param options How non-8-bit raw pixels are mapped to 0..255 (see `ImageOptions`).
+   */
   async embed(image: ImageInput | readonly ImageInput[], options: ImageOptions = {}): Promise<ImageEmbedding> {
     const images = Array.isArray(image) ? (image as readonly ImageInput[]) : [image as ImageInput];
     if (images.length === 0) throw new SeqsamError('ERR_ARGUMENT', 'embed: the image list is empty');
@@ -183,8 +212,10 @@ export class ModelBase implements Disposable {
     }
   }
 
-  // The encoder on pixels already in a tensor, (H, W, 3) or (B, H, W, 3), uint8 or float on the 0..255
-  // scale, on any device: no decoding and no host copy (frames already on the GPU, benchmarks).
+  /**
+   * The encoder on pixels already in a tensor, (H, W, 3) or (B, H, W, 3) RGB, uint8 or float on the 0..255
+   * scale, on any device: no decoding and no host copy (frames already on the GPU, benchmarks).
+   */
   async embedPixels(pixels: Tensor): Promise<ImageEmbedding> {
     const shape = pixels.shape;
     if ((shape.length !== 3 && shape.length !== 4) || shape[shape.length - 1] !== 3) {
@@ -196,11 +227,13 @@ export class ModelBase implements Disposable {
     return new ImageEmbedding(new Tensor(embeddings), [height, width], inputSize);
   }
 
+  /** Frees the model's native memory now; using the model afterwards throws `ERR_DISPOSED`. */
   dispose(): void {
     this.native?.dispose();
     this.native = null;
   }
 
+  /** Same as `dispose()`, for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose();
   }

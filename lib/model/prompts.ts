@@ -2,19 +2,31 @@
 import { SeqsamError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 
+/** A point [x, y] in original-image pixels (inside the image: 0 ≤ x ≤ width, 0 ≤ y ≤ height). */
 export type Point = [number, number];
+/** A box [x0, y0, x1, y1] in original-image pixels, inside the image, with x0 ≤ x1 and y0 ≤ y1. */
 export type Box = [number, number, number, number];
 
+/**
+ * A prompt, in original-image pixels: give points and/or a box (at least one). For one prompt use
+ * `points`/`pointLabels`/`box`; for several against the same image (batched) use `boxes` and/or
+ * `pointSets`/`pointLabelSets`, which take precedence. Everything is checked before anything runs
+ * (`ERR_ARGUMENT` / `ERR_SHAPE` naming the field).
+ */
 export interface PromptInput {
-  // One prompt: points with labels (1 foreground, 0 background), and/or a box x0 y0 x1 y1.
+  /** One prompt's points; needs `pointLabels`, one label per point. */
   points?: Point[];
+  /** A label per point: 1 foreground, 0 background, -1 ignored. */
   pointLabels?: number[];
+  /** One prompt's box. */
   box?: Box;
-  // Several prompts against the same image (batched): one box (and/or point list) each.
+  /** Several prompts (batched): one box each. With `pointSets`, one point set per box. */
   boxes?: Box[];
+  /** Several prompts (batched): one point list each, every list of the same length. */
   pointSets?: Point[][];
+  /** The labels of `pointSets`, list for list. */
   pointLabelSets?: number[][];
-  // Low-res logits (B, 1, 4h, 4w) from an earlier prediction, fed back as a mask prompt.
+  /** Low-res logits (B, 1, 4h, 4w) from an earlier prediction (`lowResLogits`), fed back as a mask prompt; plain SAM only. */
   maskInput?: Tensor;
 }
 

@@ -33,78 +33,139 @@ import { createProgressBar, type ProgressBar } from './progress-bar.js';
 import { keepStepCheckpoint, removeStepCheckpoints } from './step-checkpoints.js';
 import { createSchedule, describeSchedule, type Schedule, type ScheduleSpec } from './schedules.js';
 
+/** The validation metric that picks best.safetensors (see `metrics` for each). */
 export type BestMetric = 'ged' | 'dice' | 'diceMax' | 'hmIou';
 
-// Lower is better for GED, higher for the others.
+/** Whether a lower value of each {@link BestMetric} is better: true for GED, false for the others. */
 export const lowerIsBetter: Readonly<Record<BestMetric, boolean>> = { ged: true, dice: false, diceMax: false, hmIou: false };
 
+/** What {@link TrainOptions.onProgress} receives after every training step (also a line of the log file). */
 export interface ProgressEvent {
+  /** Always `'step'`. */
   type: 'step';
-  epoch: number; // 0-based
+  /** The step's epoch, 0-based. */
+  epoch: number;
+  /** Epochs in the run. */
   epochs: number;
-  step: number; // optimizer steps done (global, across resumes)
+  /** Optimizer steps done (global, across resumes), this one included. */
+  step: number;
+  /** Steps in the whole run (epochs × steps per epoch). */
   totalSteps: number;
+  /** The step's training loss. */
   loss: number;
-  lr: number; // the rate this step used
-  imagesPerSecond: number; // over this call's steps (embedding the images on first use included)
+  /** The learning rate this step used. */
+  lr: number;
+  /** Images per second over this call's steps (embedding the images on first use included), all ranks together. */
+  imagesPerSecond: number;
+  /** Estimated seconds to the end of the run, at this call's pace so far. */
   etaSeconds: number;
 }
 
+/** What {@link TrainOptions.onEvaluate} receives after each evaluation on the validation split (also a log line). */
 export interface EvaluationEvent {
+  /** Always `'eval'`. */
   type: 'eval';
-  epoch: number; // 0-based epoch of the step evaluated after
+  /** The 0-based epoch of the step evaluated after. */
+  epoch: number;
+  /** The optimizer step evaluated after. */
   step: number;
+  /** Mean evaluation loss per image. */
   loss: number;
+  /** Each metric's mean over the validation images. */
   mean: MetricSummary;
+  /** Each metric's standard deviation over the validation images. */
   std: MetricSummary;
+  /** The metric that picks the best checkpoint ({@link TrainOptions.bestMetric}). */
   metric: BestMetric;
+  /** Its mean now. */
   value: number;
+  /** The best value so far (this one included), or null when none was finite. */
   best: number | null;
+  /** Whether this evaluation is the new best (then best.safetensors was written). */
   improved: boolean;
 }
 
+/** Options of {@link train}. */
 export interface TrainOptions {
+  /** The model to train, in place. Its encoder must stay frozen (`trainEncoder: false`): training runs on cached embeddings. */
   model: SeqSam;
+  /** The samples; every one must have the same K annotations. */
   dataset: Dataset;
-  // Which samples train and which validate (default: splitByGroup 80/10/10 with seed 0; test is left out).
+  /**
+   * Which samples train and which validate (default: splitByGroup 80/10/10 with seed 0; test is left out).
+   * Indices must lie in the dataset; the training part must not be empty.
+   */
   split?: { train: readonly number[]; val?: readonly number[] };
+  /** Passes over the training split (an integer ≥ 1). */
   epochs: number;
+  /** Images per optimizer step (an integer ≥ 1; per rank with `distributed`); the last batch of an epoch may be smaller. */
   batchSize: number;
-  // M while training. Sets up training when the model has none (with AdamW's defaults, lr 1e-4 and
-  // weight decay 0.01, and `seed` as the objective's seed); else must agree with or replaces the model's.
+  /**
+   * M while training. Sets up training when the model has none (with AdamW's defaults, lr 1e-4 and
+   * weight decay 0.01, and `seed` as the objective's seed); else must agree with or replaces the model's.
+   * Default: the model's setup, else 4.
+   */
   numMasks?: number;
-  // Steps between evaluations on the validation split (default: at the end of every epoch; 0: never).
+  /**
+   * Steps between evaluations on the validation split (default: at the end of every epoch; 0: never).
+   * The last step is always evaluated when evaluation is on and there is a validation split.
+   */
   evalEvery?: number;
+  /** M at evaluation (default: the training setup's numMasks, else 4). */
   evalNumMasks?: number;
+  /** Images per evaluation batch (default: `batchSize`). */
   evalBatchSize?: number;
-  // Default { type: 'linear', lr: 1e-4 } (HF Trainer's default, as the reference).
+  /**
+   * The learning rate per step: a spec or a function of the step (default `{ type: 'linear', lr: 1e-4 }`,
+   * HF Trainer's default, as the reference). It overrides the training setup's `lr`.
+   */
   schedule?: ScheduleSpec | Schedule;
+  /**
+   * Seeds the epoch order, each sample's box draw and (for a setup made here) the objective's draws
+   * (an integer; default: the resumed checkpoint's, else 0). A resumed run must use the checkpoint's.
+   */
   seed?: number;
+  /** Stops the run between steps: last.safetensors is written (when `checkpointDir` is set) and `ERR_ABORTED` thrown. */
   signal?: AbortSignalLike;
+  /** Called after every step (on rank 0 only with `distributed`). */
   onProgress?: (event: ProgressEvent) => void;
+  /** Called after every evaluation (on rank 0 only with `distributed`). */
   onEvaluate?: (event: EvaluationEvent) => void;
-  // JSON lines appended here: {type: 'start' | 'step' | 'eval' | 'checkpoint' | 'abort' | 'diverged' | 'end', ...}.
+  /** JSON lines appended here: {type: 'start' | 'step' | 'eval' | 'checkpoint' | 'abort' | 'diverged' | 'end', time, ...}. Default: no log. */
   logFile?: string;
-  // last.safetensors (every epoch end, every saveEvery steps, on abort) and best.safetensors go here.
+  /**
+   * A folder (created if missing) for last.safetensors (every epoch end, every saveEvery steps, on abort)
+   * and best.safetensors (at each improvement of `bestMetric`). Default: no checkpoints.
+   */
   checkpointDir?: string;
-  // Every saveEvery steps last.safetensors is written and also kept as step-NNNNNNN.safetensors; `keep`
-  // of those stay (default 3; 0 keeps every one).
+  /**
+   * Every saveEvery steps last.safetensors is written and also kept as step-NNNNNNN.safetensors; `keep`
+   * of those stay. Default 0: only at epoch ends.
+   */
   saveEvery?: number;
+  /** How many step-numbered checkpoints stay (default 3; 0 keeps every one). */
   keep?: number;
-  // Written into every checkpoint's metadata (e.g. how the caller split the data, for evaluation later).
+  /** Written into every checkpoint's metadata (e.g. how the caller split the data, for evaluation later). */
   metadata?: Record<string, string>;
-  bestMetric?: BestMetric; // default 'ged'
-  // A last.safetensors (or best.safetensors) written by train(): continue from its position.
+  /** The validation metric that picks best.safetensors (default 'ged', lower is better). */
+  bestMetric?: BestMetric;
+  /**
+   * A last.safetensors (or best.safetensors) written by train(): continue from its position, with its
+   * training setup. seed, batchSize and the training split must be the ones it was trained with.
+   */
   resume?: string;
-  // A cache to share (the caller keeps owning it), or options for one made here (memory only unless
-  // `dir` is given) and disposed at the end.
+  /**
+   * A cache to share (the caller keeps owning it), or options for one made here (memory only unless
+   * `dir` is given) and disposed at the end.
+   */
   cache?: EmbeddingCache | EmbeddingCacheOptions;
-  // Box prompts while training: around a random non-blank label (default) or the union, widened by a
-  // MedSAM-style jitter of 0..jitter pixels per side (default 0, as the reference).
+  /** Box prompts while training: around a random non-blank label ('random-label', default) or the union of the labels ('union'). */
   boxFrom?: BoxSource;
+  /** MedSAM-style jitter while training: each box side moves outwards by 0..jitter original-image pixels (default 0, as the reference). */
   jitter?: number;
+  /** Box prompts at evaluation (default 'random-label', drawn with a generator seeded by (seed, index); never jittered). */
   evalBoxFrom?: BoxSource;
-  // A terminal bar on stderr: 'auto' (default) draws only when stderr is a TTY.
+  /** A terminal bar on stderr: 'auto' (default) draws only when stderr is a TTY; true always, false never. */
   progressBar?: boolean | 'auto';
   /**
    * Data-parallel over a joined group (distributed.init): batchSize is per rank, every rank takes its share of
@@ -114,37 +175,59 @@ export interface TrainOptions {
   distributed?: DistributedGroup;
 }
 
+/** What {@link train} returns. */
 export interface TrainResult {
+  /** Optimizer steps done in all (global, across resumes). */
   steps: number;
+  /** Epochs in the run. */
   epochs: number;
-  // Losses of the steps this call took, in order (resumed runs list only their own steps).
+  /** Losses of the steps this call took, in order (resumed runs list only their own steps). */
   losses: number[];
+  /** Every evaluation this call made, in order. */
   evaluations: EvaluationEvent[];
+  /** The best validation value and the step it was reached at (null without a finite one). */
   best: { metric: BestMetric; value: number; step: number } | null;
+  /** The last last.safetensors this call wrote, if any. */
   lastCheckpoint?: string;
+  /** The last best.safetensors this call wrote, if any. */
   bestCheckpoint?: string;
+  /** The embedding cache's counters at the end. */
   cache: EmbeddingCacheStats;
 }
 
-// What a checkpoint records about the run (metadata 'trainer', JSON).
+/** What a checkpoint records about the run (metadata 'trainer', JSON); see {@link readTrainerState}. */
 export interface TrainerState {
+  /** Format version, 1. */
   version: 1;
-  epoch: number; // epoch to continue (0-based)
-  batchInEpoch: number; // batches of that epoch already taken
-  step: number; // optimizer steps done
+  /** Epoch to continue (0-based). */
+  epoch: number;
+  /** Batches of that epoch already taken. */
+  batchInEpoch: number;
+  /** Optimizer steps done. */
+  step: number;
+  /** Steps in the whole run. */
   totalSteps: number;
+  /** Epochs in the run. */
   epochs: number;
+  /** Images per step (per rank). */
   batchSize: number;
+  /** The run's seed. */
   seed: number;
+  /** Samples in the training split. */
   trainSize: number;
+  /** A hash of the training split's indices, to refuse resuming on another split. */
   trainHash: string;
+  /** The best validation value so far (null: none). */
   best: number | null;
+  /** The step it was reached at. */
   bestStep: number | null;
+  /** The metric `best` is of. */
   bestMetric: BestMetric;
-  // The run was stopped during the evaluation after `step`: it runs first on resume.
+  /** The run was stopped during the evaluation after `step`: it runs first on resume. */
   evalPending: boolean;
+  /** The learning-rate schedule, described. */
   schedule: string;
-  // Ranks of a data-parallel run (absent: 1); positions count steps of worldSize·batchSize images.
+  /** Ranks of a data-parallel run (absent: 1); positions count steps of worldSize·batchSize images. */
   worldSize?: number;
 }
 
@@ -153,7 +236,7 @@ function positiveInteger(name: string, v: unknown, min = 1): number {
   return v;
 }
 
-// A seeded Fisher–Yates shuffle of the training indices for one epoch.
+/** A seeded Fisher–Yates shuffle of the training indices for one epoch: a pure function of (seed, epoch). */
 export function epochOrder(indices: readonly number[], seed: number, epoch: number): number[] {
   const out = [...indices];
   const rnd = mulberry32(hashSeed(seed >>> 0, epoch + 1));
@@ -164,7 +247,7 @@ export function epochOrder(indices: readonly number[], seed: number, epoch: numb
   return out;
 }
 
-// The generator for one sample's box in one epoch.
+/** The generator (uniform in [0, 1)) for one sample's box in one epoch: a pure function of (seed, epoch, index). */
 export function sampleRng(seed: number, epoch: number, index: number): () => number {
   return mulberry32(hashSeed(hashSeed(seed >>> 0, 0x5eed0000 + epoch), index));
 }
@@ -175,6 +258,10 @@ function hashIndices(indices: readonly number[]): string {
   return h.toString(16).padStart(8, '0');
 }
 
+/**
+ * Reads a checkpoint written by {@link train}: its run state, its training setup (null when none was
+ * recorded) and all its metadata. `ERR_CHECKPOINT` for a file without trainer metadata.
+ */
 export async function readTrainerState(path: string): Promise<{ state: TrainerState; training: TrainingOptions | null; metadata: Record<string, string> }> {
   const { metadata } = await readSafetensorsHeader(path);
   const state = parseMetadataJson<TrainerState>(path, metadata, 'trainer');
@@ -196,6 +283,13 @@ async function restoreInto(model: SeqSam, path: string, training: TrainingOption
   await model.restore(path, { strict: true });
 }
 
+/**
+ * Trains a SeqSam from cached image embeddings: seeded epochs of batches through `trainStep`, a
+ * learning-rate schedule per step, evaluation on the validation split, checkpoints that resume
+ * bit-exactly, cancellation through `signal`. Splits the data itself unless `split` is given (80/10/10 by
+ * group, seed 0: the test part is left out; evaluate on it afterwards with `evaluate`). A step whose loss
+ * diverges throws `ERR_NUMERIC` naming the step and the last checkpoint.
+ */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, dataset } = options;
   if (!model || typeof model.trainStep !== 'function') throw new SeqsamError('ERR_ARGUMENT', 'train: model must be a SeqSam');
@@ -472,8 +566,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
 }
 
-// Removes a run's checkpoints (last, best and the step-numbered ones), e.g. before starting over in the
-// same directory.
+/**
+ * Removes a run's checkpoints (last, best and the step-numbered ones), e.g. before starting over in the
+ * same directory.
+ */
 export async function removeCheckpoints(checkpointDir: string): Promise<void> {
   await rm(join(checkpointDir, 'last.safetensors'), { force: true });
   await rm(join(checkpointDir, 'best.safetensors'), { force: true });
