@@ -2,6 +2,10 @@
 // `train` and `eval` read (keyed by the encoder weights and the image bytes).
 import type { Argv, CommandModule } from 'yargs';
 
+import { joinRankFromEnv, launchRanksIfAsked, leaveRank, nprocOption } from '../distributed/cli-ranks.js';
+import { broadcastWeights } from '../distributed/model-broadcast.js';
+import { allReduceSum } from '../distributed/process-group.js';
+import { strideShard } from '../distributed/shard.js';
 import { throwIfAborted } from '../errors.js';
 import { EmbeddingCache } from '../train/embedding-cache.js';
 import { datasetSpecHelp, openDataset } from './dataset-spec.js';
@@ -15,6 +19,7 @@ interface EmbedArgs extends ModelArgs {
   cacheDir: string;
   progress: ProgressMode | boolean;
   progressEvery: string;
+  nproc: number;
 }
 
 export const embedCommand: CommandModule<object, EmbedArgs> = {
@@ -27,25 +32,33 @@ export const embedCommand: CommandModule<object, EmbedArgs> = {
       .option('cache-dir', { type: 'string', demandOption: true, describe: 'cache folder (pass the same to train / eval)' })
       .option('progress', progressOption)
       .option('progress-every', { type: 'string', default: '30s', describe: 'progress lines (not on a terminal): every N steps (50) or seconds (30s)' })
+      .option('nproc', nprocOption)
       .example('$0 embed --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --cache-dir cache/lidc', '') as unknown as Argv<EmbedArgs>,
   handler: async (args) => {
+    if (await launchRanksIfAsked(args)) return;
+    const group = await joinRankFromEnv(args); // started as a rank: embed every worldSize-th image
     const dataset = await openDataset(args.data);
     const model = await loadModel(args);
+    if (group) await broadcastWeights(model);
+    const mine = group ? strideShard(dataset.length, group.rank, group.worldSize) : Array.from({ length: dataset.length }, (_, i) => i);
     const cache = new EmbeddingCache({ dir: args.cacheDir, maxBytes: 0 });
     const interrupt = interruptSignal('embedding');
-    const bar = createProgressReport({ mode: args.progress, every: parseProgressEvery(args.progressEvery) });
+    const bar = createProgressReport({ mode: group && group.rank !== 0 ? false : args.progress, every: parseProgressEvery(args.progressEvery) });
     const started = performance.now();
     try {
-      for (let i = 0; i < dataset.length; i++) {
+      for (const [n, i] of mine.entries()) {
         throwIfAborted(interrupt.signal, 'embedding');
         await cache.get(model, await dataset.get(i));
         const seconds = (performance.now() - started) / 1000;
-        bar.update({ step: i + 1, totalSteps: dataset.length, imagesPerSecond: (i + 1) / seconds, etaSeconds: (seconds / (i + 1)) * (dataset.length - i - 1) });
+        bar.update({ step: n + 1, totalSteps: mine.length, imagesPerSecond: (n + 1) / seconds, etaSeconds: (seconds / (n + 1)) * (mine.length - n - 1) });
       }
       bar.stop();
       const s = cache.stats;
-      process.stdout.write(`${dataset.length} images: ${s.computed} embedded, ${s.diskHits} already cached → ${args.cacheDir}\n`);
+      const [computed, diskHits] = group ? await allReduceSum(Float64Array.of(s.computed, s.diskHits)) : [s.computed, s.diskHits];
+      if (!group || group.rank === 0) process.stdout.write(`${dataset.length} images: ${computed} embedded, ${diskHits} already cached → ${args.cacheDir}\n`);
+      await leaveRank(group, true);
     } finally {
+      await leaveRank(group, false);
       bar.stop();
       interrupt.release();
       cache.dispose();

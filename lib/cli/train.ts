@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 
 import { splitByGroup } from '../data/split.js';
+import { joinRankFromEnv, launchRanksIfAsked, leaveRank, nprocOption } from '../distributed/cli-ranks.js';
 import { SeqsamError } from '../errors.js';
 import type { TrainingOptions } from '../model/seqsam.js';
 import { train, type BestMetric } from '../train/trainer.js';
@@ -47,6 +48,7 @@ interface TrainArgs extends ModelArgs {
   cacheDir?: string;
   progress: ProgressMode | boolean;
   progressEvery: string;
+  nproc: number;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -82,10 +84,12 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('cache-dir', { type: 'string', describe: 'embedding cache on disk (shared with `seqsam embed`)' })
       .option('progress', progressOption)
       .option('progress-every', { type: 'string', default: '30s', describe: 'progress lines (not on a terminal): every N steps (50) or seconds (30s)' })
+      .option('nproc', nprocOption)
       .example('$0 train --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --epochs 20 --out runs/lidc', 'the paper\'s protocol on LIDC-IDRI')
       .example('$0 train --data synthetic --model sam-mcl --epochs 5', 'a baseline on the embedded synthetic set')
       .example('$0 train --data lidc:lidc.pickle --preset vit_b --out runs/lidc --resume', 'continue after Ctrl-C') as unknown as Argv<TrainArgs>,
   handler: async (args) => {
+    if (await launchRanksIfAsked(args)) return;
     const every = parseProgressEvery(args.progressEvery);
     await prepareRunFolder(args.out, { resume: args.resume !== undefined, overwrite: args.overwrite });
     const dataset = await openDataset(args.data);
@@ -105,6 +109,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       seed: args.seed,
     };
     for (const key of Object.keys(training) as (keyof TrainingOptions)[]) if (training[key] === undefined) delete training[key];
+    const group = await joinRankFromEnv(args); // started as a rank: train data-parallel
     const model = await loadModel({ ...args, checkpoint: resume ? undefined : args.checkpoint, model: args.model }, training);
     const interrupt = interruptSignal('training (a resumable checkpoint is being written)');
     const report = createProgressReport({ mode: args.progress, every });
@@ -134,10 +139,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         progressBar: false,
         onProgress: (e) => report.update(e),
         onEvaluate: (e) => report.log(`step ${e.step}: validation ${e.metric} ${e.value.toFixed(4)}${e.improved ? ' (best so far)' : ''}`),
+        distributed: group ?? undefined,
       });
       report.stop();
       process.stdout.write(`trained ${result.steps} steps; last checkpoint ${result.lastCheckpoint ?? '-'}; best ${result.best ? `${result.best.metric} ${result.best.value.toFixed(4)} at step ${result.best.step}` : '-'}\n`);
+      await leaveRank(group, true);
     } finally {
+      await leaveRank(group, false);
       report.stop();
       interrupt.release();
       model.dispose();

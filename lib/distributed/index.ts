@@ -4,3 +4,4 @@ export { fromEnv, inDistributedEnv } from './torchrun-env.js';
 export { rankBatch, stepsPerEpoch, strideShard } from './shard.js';
 export { evaluateSharded } from './sharded-evaluate.js';
 export { broadcastWeights } from './model-broadcast.js';
+export { launchLocalRanks, type LaunchOptions } from './local-launch.js';
