@@ -22,7 +22,13 @@ function syntheticOptions(text: string): { count: number; size?: number; raters?
   return out as { count: number };
 }
 
-export async function openDataset(spec: string, options: { onProgress?: (fraction: number) => void } = {}): Promise<Dataset> {
+export interface OpenDatasetOptions {
+  onProgress?: (fraction: number) => void;
+  /** 'reference': the loaders read as the reference did (LIDC ×255 intensity, QUBIQ's preprocessing). */
+  protocol?: 'reference';
+}
+
+export async function openDataset(spec: string, options: OpenDatasetOptions = {}): Promise<Dataset> {
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const rest = colon < 0 ? '' : spec.slice(colon + 1);
@@ -34,11 +40,11 @@ export async function openDataset(spec: string, options: { onProgress?: (fractio
     case 'synthetic':
       return synthetic(syntheticOptions(rest));
     case 'lidc':
-      return lidcPickle(needPath(), { onProgress: options.onProgress });
+      return lidcPickle(needPath(), { onProgress: options.onProgress, protocol: options.protocol });
     case 'qubiq': {
       const [root, split = 'training'] = needPath().split('#');
       if (split !== 'training' && split !== 'validation') throw new SeqsamError('ERR_ARGUMENT', `--data ${spec}: the split after # must be training or validation`);
-      return qubiq(root!, { split });
+      return qubiq(root!, { split, protocol: options.protocol });
     }
     case 'folder':
       return folder(needPath());

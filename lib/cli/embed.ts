@@ -9,6 +9,7 @@ import { strideShard } from '../distributed/shard.js';
 import { throwIfAborted } from '../errors.js';
 import { EmbeddingCache } from '../train/embedding-cache.js';
 import { datasetSpecHelp, openDataset } from './dataset-spec.js';
+import { protocolOption, type ProtocolFlag } from './protocol-flag.js';
 import { interruptSignal } from './interrupt.js';
 import { withModelOptions, type ModelArgs } from './model-flags.js';
 import { loadModel } from './model-options.js';
@@ -19,6 +20,7 @@ interface EmbedArgs extends ModelArgs {
   cacheDir: string;
   progress: ProgressMode | boolean;
   progressEvery: string;
+  protocol?: ProtocolFlag;
   nproc: number;
 }
 
@@ -31,13 +33,14 @@ export const embedCommand: CommandModule<object, EmbedArgs> = {
       .option('data', { type: 'string', demandOption: true, describe: datasetSpecHelp })
       .option('cache-dir', { type: 'string', demandOption: true, describe: 'cache folder (pass the same to train / eval)' })
       .option('progress', progressOption)
+      .option('protocol', { ...protocolOption, describe: 'read the images as --protocol reference does in train / eval (LIDC x255 intensity, QUBIQ preprocessing)' })
       .option('progress-every', { type: 'string', default: '30s', describe: 'progress lines (not on a terminal): every N steps (50) or seconds (30s)' })
       .option('nproc', nprocOption)
       .example('$0 embed --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --cache-dir cache/lidc', '') as unknown as Argv<EmbedArgs>,
   handler: async (args) => {
     if (await launchRanksIfAsked(args)) return;
     const group = await joinRankFromEnv(args); // started as a rank: embed every worldSize-th image
-    const dataset = await openDataset(args.data);
+    const dataset = await openDataset(args.data, { protocol: args.protocol });
     const model = await loadModel(args);
     if (group) await broadcastWeights(model);
     const mine = group ? strideShard(dataset.length, group.rank, group.worldSize) : Array.from({ length: dataset.length }, (_, i) => i);

@@ -1,5 +1,6 @@
 // `seqsam eval`: a model's multi-rater metrics on a dataset split. The split is the one `train` made: the
-// checkpoint records its seed, fractions and grouping, and flags given here override them.
+// checkpoint records its seed, fractions and grouping, and flags given here override them. A run trained
+// under --protocol reference is evaluated under it too (its data reading and split) unless told otherwise.
 import { writeFile } from 'node:fs/promises';
 
 import type { Argv, CommandModule } from 'yargs';
@@ -12,13 +13,15 @@ import { datasetSpecHelp, openDataset } from './dataset-spec.js';
 import { interruptSignal } from './interrupt.js';
 import { requireWeights, withModelOptions, type ModelArgs } from './model-flags.js';
 import { checkpointMetadata, loadModel } from './model-options.js';
-import { defaultSplit, recordedSplit, type SplitSettings } from '../data/split-settings.js';
+import { defaultSplit, recordedSplit, splitByChoices, type SplitBy, type SplitSettings } from '../data/split-settings.js';
+import { protocolCheckpoint, protocolOption, protocolSplitBy, type ProtocolFlag } from './protocol-flag.js';
 
 interface EvalArgs extends ModelArgs {
   data: string;
   split: 'train' | 'val' | 'test' | 'all';
   fractions?: number[];
-  splitBy?: 'group' | 'image';
+  splitBy?: SplitBy;
+  protocol?: ProtocolFlag;
   splitSeed?: number;
   numMasks: number[];
   batchSize: number;
@@ -29,14 +32,16 @@ interface EvalArgs extends ModelArgs {
 }
 
 // Flags first, then what the checkpoint recorded, then train's defaults.
-function splitSettings(args: EvalArgs, recorded: SplitSettings | null): SplitSettings & { source: string } {
+function splitSettings(args: EvalArgs, recorded: SplitSettings | null, protocol: ProtocolFlag | undefined): SplitSettings & { source: string } {
   const base = recorded ?? defaultSplit;
   const given = args.fractions !== undefined || args.splitBy !== undefined || args.splitSeed !== undefined;
   return {
     // Before splits were recorded, train split with its --seed: the same --seed here finds that split.
     seed: args.splitSeed ?? (recorded ? recorded.seed : args.seed),
     fractions: args.fractions ?? base.fractions,
-    by: args.splitBy ?? base.by,
+    // An explicit --protocol reference asks for its split over the recorded one; one inherited from the
+    // checkpoint comes with the split recorded beside it.
+    by: args.splitBy ?? (args.protocol || !recorded ? protocolSplitBy(protocol, undefined, base.by) : recorded.by),
     source: given ? 'as given' : recorded ? 'as recorded in the checkpoint' : 'the defaults',
   };
 }
@@ -48,7 +53,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     withModelOptions(y, ['model', 'preset', 'config', 'checkpoint', 'device', 'seed', 'threads', 'random-weights'])
       .option('data', { type: 'string', demandOption: true, describe: datasetSpecHelp })
       .option('split', { choices: ['train', 'val', 'test', 'all'] as const, default: 'test' as const, describe: 'which part of the split `train` made (its settings come from the checkpoint)' })
-      .option('split-by', { choices: ['group', 'image'] as const, describe: 'keep each patient in one split, or split images (default: as recorded in the checkpoint, else group)' })
+      .option('split-by', { choices: splitByChoices, describe: "keep each patient in one split, shuffle single images, or the reference's file order (default: as recorded in the checkpoint, else group; reference under --protocol reference)" })
+      .option('protocol', { ...protocolOption, describe: `${protocolOption.describe} (default: as the checkpoint was trained; a run folder as --checkpoint gives its last.safetensors under it, best.safetensors otherwise)` })
       .option('fractions', { type: 'array', number: true, describe: 'train/val/test fractions (default: as recorded in the checkpoint, else 0.8 0.1 0.1)' })
       .option('split-seed', { type: 'number', describe: 'seed of the split (default: as recorded in the checkpoint, else --seed)' })
       .option('num-masks', { type: 'array', number: true, default: [4], describe: 'M hypotheses (SeqSAM); several values give several rows' })
@@ -57,12 +63,16 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('cache-dir', { type: 'string', describe: 'embedding cache on disk' })
       .option('json', { type: 'boolean', default: false, describe: 'print the results (per image too) as JSON on stdout instead of the table' })
       .option('json-out', { type: 'string', describe: 'also write the results (per image too) to this JSON file' })
-      .example('$0 eval --data lidc:lidc.pickle --checkpoint runs/lidc/best.safetensors --num-masks 4 10', "the paper's table") as unknown as Argv<EvalArgs>,
+      .example('$0 eval --data lidc:lidc.pickle --checkpoint runs/lidc/best.safetensors --num-masks 4 10', "the paper's table")
+      .example('$0 eval --data lidc:lidc.pickle --checkpoint runs/lidc-ref --protocol reference --num-masks 4 10', "as the reference evaluates: the final model, its split and data reading") as unknown as Argv<EvalArgs>,
   handler: async (args) => {
     requireWeights(args, 'eval');
+    if (args.checkpoint) args.checkpoint = await protocolCheckpoint(args.checkpoint, args.protocol);
     const metadata = args.checkpoint ? await checkpointMetadata(args.checkpoint) : {};
-    const settings = splitSettings(args, args.checkpoint ? recordedSplit(args.checkpoint, metadata) : null);
-    const dataset = await openDataset(args.data);
+    const protocol = args.protocol ?? (metadata.protocol === 'reference' ? 'reference' : undefined);
+    if (protocol && !args.protocol) process.stderr.write(`seqsam eval: ${args.checkpoint} was trained under protocol ${protocol}: its data reading and split apply (as recorded)\n`);
+    const settings = splitSettings(args, args.checkpoint ? recordedSplit(args.checkpoint, metadata) : null, protocol);
+    const dataset = await openDataset(args.data, { protocol });
     const split = splitByGroup(dataset, { seed: settings.seed, fractions: settings.fractions, by: settings.by });
     const indices = args.split === 'all' ? undefined : split[args.split];
     if (indices && !indices.length) {
@@ -87,7 +97,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
           break;
         }
       }
-      const json = `${JSON.stringify({ data: args.data, split: args.split, splitSettings: { seed: settings.seed, fractions: settings.fractions, by: settings.by }, model: model.training?.objective, results }, null, 2)}\n`;
+      const json = `${JSON.stringify({ data: args.data, split: args.split, splitSettings: { seed: settings.seed, fractions: settings.fractions, by: settings.by }, ...(protocol ? { protocol } : {}), checkpoint: args.checkpoint, model: model.training?.objective, results }, null, 2)}\n`;
       if (args.json) process.stdout.write(json);
       if (args.jsonOut) await writeFile(args.jsonOut, json);
     } finally {

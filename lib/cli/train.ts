@@ -17,7 +17,8 @@ import { withModelOptions, type ModelArgs } from './model-flags.js';
 import { loadModel } from './model-options.js';
 import { createProgressReport, parseProgressEvery, progressOption, type ProgressMode } from './progress-report.js';
 import { prepareRunFolder } from './run-folder.js';
-import { splitMetadata } from '../data/split-settings.js';
+import { splitMetadata, splitByChoices, type SplitBy } from '../data/split-settings.js';
+import { protocolOption, protocolSplitBy, type ProtocolFlag } from './protocol-flag.js';
 
 interface TrainArgs extends ModelArgs {
   data: string;
@@ -43,7 +44,8 @@ interface TrainArgs extends ModelArgs {
   boxFrom: 'random-label' | 'union';
   jitter: number;
   fractions: number[];
-  splitBy: 'group' | 'image';
+  splitBy?: SplitBy;
+  protocol?: ProtocolFlag;
   resume?: string;
   cacheDir?: string;
   progress: ProgressMode | boolean;
@@ -78,22 +80,25 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('best-metric', { choices: ['ged', 'dice', 'diceMax', 'hmIou'] as const, default: 'ged' as const, describe: 'validation metric that picks best.safetensors (GED: lower is better)' })
       .option('box-from', { choices: ['random-label', 'union'] as const, default: 'random-label' as const, describe: 'box prompt around one rater\'s mask or all' })
       .option('jitter', { type: 'number', default: 0, describe: 'random box enlargement in pixels' })
-      .option('split-by', { choices: ['group', 'image'] as const, default: 'group' as const, describe: 'keep each patient in one split, or split images (as the reference)' })
+      .option('split-by', { choices: splitByChoices, describe: "keep each patient in one split (default), shuffle single images, or the reference's file order (val 10 %, test 10 %, train the rest; the default under --protocol reference)" })
+      .option('protocol', protocolOption)
       .option('fractions', { type: 'array', number: true, default: [0.8, 0.1, 0.1], describe: 'train/val/test fractions (split by patient)' })
       .option('resume', { type: 'string', describe: 'continue from a checkpoint (no value: <out>/last.safetensors)' })
       .option('cache-dir', { type: 'string', describe: 'embedding cache on disk (shared with `seqsam embed`)' })
       .option('progress', progressOption)
       .option('progress-every', { type: 'string', default: '30s', describe: 'progress lines (not on a terminal): every N steps (50) or seconds (30s)' })
       .option('nproc', nprocOption)
-      .example('$0 train --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --epochs 20 --out runs/lidc', 'the paper\'s protocol on LIDC-IDRI')
+      .example('$0 train --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --epochs 20 --out runs/lidc', 'SeqSAM on LIDC-IDRI')
+      .example('$0 train --data lidc:lidc.pickle --preset vit_b --checkpoint medsam_vit_b.pth --protocol reference --epochs 1 --batch-size 2 --out runs/lidc-ref', "the reference code's protocol")
       .example('$0 train --data synthetic --model sam-mcl --epochs 5', 'a baseline on the embedded synthetic set')
       .example('$0 train --data lidc:lidc.pickle --preset vit_b --out runs/lidc --resume', 'continue after Ctrl-C') as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     if (await launchRanksIfAsked(args)) return;
     const every = parseProgressEvery(args.progressEvery);
     await prepareRunFolder(args.out, { resume: args.resume !== undefined, overwrite: args.overwrite });
-    const dataset = await openDataset(args.data);
-    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions, by: args.splitBy });
+    const dataset = await openDataset(args.data, { protocol: args.protocol });
+    const splitBy = protocolSplitBy(args.protocol, args.splitBy, 'group');
+    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions, by: splitBy });
     const resume = args.resume === undefined ? undefined : args.resume === '' ? join(args.out, 'last.safetensors') : args.resume;
     if (resume && args.checkpoint) throw new SeqsamError('ERR_ARGUMENT', '--resume restores weights and optimizer from its checkpoint; drop --checkpoint');
     const training: TrainingOptions = {
@@ -107,6 +112,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       weightDecay: args.weightDecay,
       gradClip: args.gradClip,
       seed: args.seed,
+      protocol: args.protocol,
     };
     for (const key of Object.keys(training) as (keyof TrainingOptions)[]) if (training[key] === undefined) delete training[key];
     const group = await joinRankFromEnv(args); // started as a rank: train data-parallel
@@ -125,7 +131,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         evalNumMasks: args.evalMasks,
         saveEvery: args.saveEvery,
         keep: args.keep,
-        metadata: splitMetadata({ seed: args.seed, fractions: args.fractions, by: args.splitBy }),
+        metadata: splitMetadata({ seed: args.seed, fractions: args.fractions, by: splitBy }),
         schedule: { type: args.schedule, lr: args.lr, warmupSteps: args.warmup },
         seed: args.seed,
         signal: interrupt.signal,
@@ -143,6 +149,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       });
       report.stop();
       process.stdout.write(`trained ${result.steps} steps; last checkpoint ${result.lastCheckpoint ?? '-'}; best ${result.best ? `${result.best.metric} ${result.best.value.toFixed(4)} at step ${result.best.step}` : '-'}\n`);
+      // The reference keeps the final weights: say which file stands for the run.
+      if (args.protocol === 'reference') process.stdout.write(`protocol reference: evaluate the final model, ${join(args.out, 'last.safetensors')} (seqsam eval --checkpoint ${args.out})\n`);
       await leaveRank(group, true);
     } finally {
       await leaveRank(group, false);

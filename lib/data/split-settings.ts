@@ -1,12 +1,18 @@
-// How `seqsam train` (and the demo) split the data (seed, fractions, by group or image), recorded in
-// their checkpoints as metadata 'split' so that `eval` takes the same test split without being told again.
+// How `seqsam train` (and the demo) split the data (seed, fractions, by group, image or the reference's
+// file order), recorded in their checkpoints as metadata 'split' so that `eval` takes the same test split
+// without being told again.
 import { SeqsamError } from '../errors.js';
 
+/** How a dataset was split; with by 'reference' (file order: see reference-split.ts) seed and fractions do not apply. */
 export interface SplitSettings {
   seed: number;
   fractions: number[];
-  by: 'group' | 'image';
+  by: SplitBy;
 }
+
+export type SplitBy = 'group' | 'image' | 'reference';
+
+export const splitByChoices: readonly SplitBy[] = ['group', 'image', 'reference'];
 
 export const defaultSplit: SplitSettings = { seed: 0, fractions: [0.8, 0.1, 0.1], by: 'group' };
 
@@ -19,7 +25,7 @@ export function recordedSplit(path: string, metadata: Record<string, string>): S
   if (!metadata.split) return null;
   try {
     const s = JSON.parse(metadata.split) as SplitSettings;
-    if (Number.isInteger(s.seed) && Array.isArray(s.fractions) && (s.by === 'group' || s.by === 'image')) return s;
+    if (Number.isInteger(s.seed) && Array.isArray(s.fractions) && splitByChoices.includes(s.by)) return s;
   } catch {
     // reported below
   }
