@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes a clone ready to run: LibTorch (Debian packages when missing and root), npm dependencies,
 // the native build and the TypeScript build — each step skipped when already up to date.
-//   node scripts/setup.mjs [--force-build] [--quiet] [--install]
+//   node scripts/setup.mjs [--force-build] [--quiet] [--install] [--test]
 // Without a local build, a fitting prebuilt binary (prebuilds/) is used instead of building;
 // SEQSAM_NO_BUILD=1 never builds.
 // --install is npm's install hook (for `npm install seqsam` and `npx seqsam`): npm is installing the
@@ -163,6 +163,20 @@ function ensureTypeScript() {
   run(process.execPath, [tsc, '-p', 'tsconfig.json']);
 }
 
+// For the test run only (--test, from npm's pretest): Debian's Chromium for the page's browser test,
+// installed when missing and root; otherwise that test skips and says why.
+function ensureTestBrowser() {
+  if (!args.has('--test') || !existsSync('/etc/debian_version') || process.env.SEQSAM_SKIP_APT || existsSync('/usr/bin/chromium')) return;
+  if (process.getuid?.() !== 0) {
+    say("the browser test will skip: no /usr/bin/chromium (install it with: sudo apt-get install -y chromium)");
+    return;
+  }
+  say('installing chromium for the browser test (apt-get)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const seconds = run('apt-get', ['update', '-q'], { env }) + run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'chromium'], { env });
+  say(`apt-get took ${seconds.toFixed(0)} s`);
+}
+
 // Files tsc does not copy: the page `seqsam serve` serves, beside its compiled code.
 function copyPageAssets() {
   const page = join(root, 'lib', 'serve', 'page');
@@ -171,6 +185,7 @@ function copyPageAssets() {
 
 const started = Date.now();
 ensureDebianPackages();
+ensureTestBrowser();
 ensureNodeModules();
 await ensureNativeBuild();
 ensureTypeScript();

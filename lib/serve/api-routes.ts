@@ -44,6 +44,9 @@ export function apiRoutes(app: FastifyInstance, store: EmbeddingStore, limits: S
       const mean = (await out.mean.toTypedArray()) as Float32Array;
       const variance = (await out.variance.toTypedArray()) as Float32Array;
       const size = height * width;
+      let disagreementMax = 0;
+      for (const v of variance) if (v > disagreementMax) disagreementMax = v;
+      if (!(disagreementMax > 0)) disagreementMax = 0.25; // all agree: a black map
       const areas: number[] = [];
       const masks = [];
       for (let k = 0; k < m; k++) {
@@ -60,8 +63,10 @@ export function apiRoutes(app: FastifyInstance, store: EmbeddingStore, limits: S
         iou,
         areas,
         mean: await greyPng(scaledPixels(mean, 1), height, width),
-        // The variance of M probabilities is at most 0.25 (half of them 0, half 1).
-        disagreement: await greyPng(scaledPixels(variance, 0.25), height, width),
+        // Stretched to its own maximum (named, so the absolute value is recoverable): an 8-bit map scaled to
+        // the bound 0.25 would round a model's small but telling disagreement to black.
+        disagreement: await greyPng(scaledPixels(variance, disagreementMax), height, width),
+        disagreementMax,
       };
     } finally {
       out.dispose();

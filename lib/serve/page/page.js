@@ -208,6 +208,7 @@ function renderResults() {
   $('thumbs').replaceChildren(...thumbs);
   paintMap($('mean'), state.result.mean, meanColours);
   paintMap($('disagreement'), state.result.disagreement, heatColours);
+  $('disagreement-max').textContent = `0 – ${state.result.disagreementMax.toPrecision(2)}`;
 }
 
 // ---- drawing the stage ----
