@@ -5,50 +5,64 @@ import { SeqsamError, nativeCall } from './errors.js';
 import { addon, type NativeTensor } from './native.js';
 import { Tensor, type AnyTypedArray, type DType } from './tensor.js';
 
-// A (N, M, H, W) / (N, K, H, W) tensor, or raw data that is copied into one for the call.
+/** A (N, M, H, W) / (N, K, H, W) tensor, or raw data that is copied into one for the call. */
 export type MaskInput = Tensor | { data: AnyTypedArray; shape: readonly number[]; dtype?: DType };
 
+/** Options of {@link compute}. */
 export interface MetricOptions {
-  // Floating-point predictions are foreground where value > threshold (default 0: logits). Bool and
-  // integer predictions, and all labels, count nonzero as foreground.
+  /**
+   * Floating-point predictions are foreground where value > threshold (default 0: logits). Bool and
+   * integer predictions, and all labels, count nonzero as foreground.
+   */
   threshold?: number;
 }
 
+/**
+ * One value (or list of values) per metric. Per image: M predicted masks against K annotators' masks
+ * (after BenjaminTowle/SeqSAM src/metrics.py).
+ */
 export interface MetricValues<T> {
-  // Majority vote of the predictions against each label, Dice averaged over labels (two empty masks: 0).
+  /** Majority vote of the predictions against each label, Dice averaged over labels (two empty masks: 0). */
   dice: T;
-  // For each prediction its best Dice against any label, averaged over predictions.
+  /** For each prediction its best Dice against any label, averaged over predictions. */
   diceMax: T;
-  // As dice over the non-blank labels only; NaN for an image whose labels are all blank.
+  /** As dice over the non-blank labels only; NaN for an image whose labels are all blank. */
   diceNoBlank: T;
-  // Generalised energy distance with d = 1 − IoU.
+  /** Generalised energy distance with d = 1 − IoU (lower is better). */
   ged: T;
-  // E[d(s, s′)] over ordered prediction pairs.
+  /** E[d(s, s′)] over ordered prediction pairs. */
   sampleDiversity: T;
-  // E[d(y, y′)] over ordered label pairs.
+  /** E[d(y, y′)] over ordered label pairs. */
   labelDiversity: T;
-  // Combined sensitivity × Dmax × diversity agreement: 3abc / (a + b + c), as the reference computes it.
+  /** Combined sensitivity × Dmax × diversity agreement: 3abc / (a + b + c), as the reference computes it. */
   collectiveInsight: T;
-  // Predictions and labels replicated to lcm(M, K), optimal one-to-one matching, mean matched IoU.
+  /** Predictions and labels replicated to lcm(M, K) (at most 1024), optimal one-to-one matching, mean matched IoU. */
   hmIou: T;
 }
 
+/** A metric's name: 'dice', 'diceMax', 'ged', ... */
 export type MetricName = keyof MetricValues<unknown>;
+/** Each metric's value for every image, in input order. */
 export type PerImageMetrics = MetricValues<number[]>;
+/** One number per metric (a mean, a standard deviation or a count). */
 export type MetricSummary = MetricValues<number>;
 
+/** What {@link compute} returns. */
 export interface MetricsResult {
+  /** Each metric's value for every image (NaN where it is undefined). */
   perImage: PerImageMetrics;
-  // Over the images whose value is not NaN (NaN when there is none).
+  /** Over the images whose value is not NaN (NaN when there is none). */
   mean: MetricSummary;
-  // Population standard deviation over the same images.
+  /** Population standard deviation over the same images. */
   std: MetricSummary;
-  // How many images each metric left out because its value is undefined there (NaN: e.g. diceNoBlank of
-  // an image whose labels are all blank). Two models' means can rest on different images: compare these.
+  /**
+   * How many images each metric left out because its value is undefined there (NaN: e.g. diceNoBlank of
+   * an image whose labels are all blank). Two models' means can rest on different images: compare these.
+   */
   dropped: MetricSummary;
 }
 
-// Our names and the native (reference) names, in display order.
+/** Our names and the native (reference) names, in display order. */
 export const metricNames: ReadonlyArray<readonly [MetricName, string]> = [
   ['dice', 'dice'],
   ['diceMax', 'dice_max'],
@@ -77,7 +91,7 @@ function asTensor(input: MaskInput, what: string): { tensor: Tensor; owned: bool
   throw new SeqsamError('ERR_ARGUMENT', `metrics.compute: ${what} must be a Tensor or { data: TypedArray, shape: number[] }`);
 }
 
-// Per-image metrics of predictions (N, M, H, W) against labels (N, K, H, W), with their means and stds.
+/** Per-image metrics of predictions (N, M, H, W) against labels (N, K, H, W), with their means and stds. */
 export async function compute(predictions: MaskInput, labels: MaskInput, options: MetricOptions = {}): Promise<MetricsResult> {
   const threshold = options.threshold ?? 0;
   if (typeof threshold !== 'number' || Number.isNaN(threshold)) {
@@ -115,7 +129,7 @@ function meanStd(values: readonly number[]): { mean: number; std: number } {
   return { mean, std: Math.sqrt(variance) };
 }
 
-// Mean and population standard deviation of each metric, skipping NaN values, and how many were skipped.
+/** Mean and population standard deviation of each metric, skipping NaN values, and how many were skipped. */
 export function summarize(perImage: PerImageMetrics): { mean: MetricSummary; std: MetricSummary; dropped: MetricSummary } {
   const mean = {} as MetricSummary;
   const std = {} as MetricSummary;
@@ -133,8 +147,10 @@ export function summarize(perImage: PerImageMetrics): { mean: MetricSummary; std
 // What the collective-insight line says it is: the reference's formula, which is not a harmonic mean.
 const collectiveInsightNote = '3abc/(a+b+c): a sensitivity, b Dmax, c diversity agreement';
 
-// A short text table, one line per metric: "name  mean ± std", with how many images a metric left out
-// (when result.dropped is given) and what collective insight computes.
+/**
+ * A short text table, one line per metric: "name  mean ± std", with how many images a metric left out
+ * (when result.dropped is given) and what collective insight computes.
+ */
 export function format(result: { mean: MetricSummary; std: MetricSummary; dropped?: MetricSummary }, digits = 4): string {
   if (!Number.isInteger(digits) || digits < 0 || digits > 100) throw new SeqsamError('ERR_ARGUMENT', `metrics.format: digits must be an integer in 0..100 (got ${String(digits)})`);
   for (const part of ['mean', 'std'] as const) {

@@ -4,6 +4,11 @@ import { lidcPickle } from './lidc-pickle.js';
 import { qubiq } from './qubiq.js';
 import { synthetic } from './synthetic.js';
 
+/**
+ * The dataset loaders: `lidcPickle(path, options?)`, `qubiq(root, { split, ... })` and `folder(dir, options?)`
+ * read files and return promises; `synthetic({ count, ... })` generates its samples and returns the dataset
+ * directly.
+ */
 export const datasets = { lidcPickle, qubiq, folder, synthetic } as const;
 
 export type { Dataset, RawImage, Sample } from './types.js';

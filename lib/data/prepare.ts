@@ -13,57 +13,77 @@ import type { RawPixels } from '../model/image-input.js';
 import { mulberry32 } from './synthetic.js';
 import type { RawImage, Sample } from './types.js';
 
+/** A box [x0, y0, x1, y1]. */
 export type Box = [number, number, number, number];
 
+/** Which label a box prompt is drawn around: one non-blank label chosen at random, or the union of all labels. */
 export type BoxSource = 'random-label' | 'union';
 
-// 'sam' (default): pixels as given (8-bit data unchanged; 16-bit and float data go through the model's
-// per-image min–max window onto 0..255), normalised natively with the config's pixel_mean / pixel_std.
-// 'minmax': every image min–max stretched onto 0..255 (float32) here, whatever its type, as MedSAM does
-// before training. MedSAM then feeds x / 255 ∈ [0, 1] to the encoder with no mean/std: load the model
-// with `pixel_mean: [0, 0, 0], pixel_std: [255, 255, 255]` in its config to get exactly that input
-// (no native change needed). MedSAM's square resize (aspect ratio not kept) is not reproduced: the model
-// always resizes the long side and pads.
+/**
+ * How an image's intensities reach the encoder.
+ * 'sam' (default): pixels as given (8-bit data unchanged; 16-bit and float data go through the model's
+ * per-image min–max window onto 0..255), normalised natively with the config's pixel_mean / pixel_std.
+ * 'minmax': every image min–max stretched onto 0..255 (float32) here, whatever its type, as MedSAM does
+ * before training. MedSAM then feeds x / 255 ∈ [0, 1] to the encoder with no mean/std: load the model
+ * with `pixel_mean: [0, 0, 0], pixel_std: [255, 255, 255]` in its config to get exactly that input
+ * (no native change needed). MedSAM's square resize (aspect ratio not kept) is not reproduced: the model
+ * always resizes the long side and pads.
+ */
 export type IntensityMode = 'sam' | 'minmax';
 
+/** Options of {@link prepareImage}. */
 export interface PrepareImageOptions {
+  /** 'sam' (default) or 'minmax': see {@link IntensityMode}. */
   intensity?: IntensityMode;
 }
 
+/** Options of {@link prepareSample} / {@link prepareTargets}. */
 export interface PrepareOptions extends PrepareImageOptions {
-  // The encoder's input side (config.image_size).
+  /** The encoder's input side (config.image_size). */
   imageSize: number;
-  // The low-res logits' side (4 × the embedding grid; imageSize / 4 for SAM). Default imageSize / 4.
+  /** The low-res logits' side (4 × the embedding grid; imageSize / 4 for SAM). Default imageSize / 4. */
   lowResSize?: number;
-  // Which label the box is drawn around: one non-blank label chosen at random (as the reference does
-  // for training, default), or the union of all labels.
+  /**
+   * Which label the box is drawn around: one non-blank label chosen at random (as the reference does
+   * for training, default), or the union of all labels.
+   */
   boxFrom?: BoxSource;
-  // MedSAM-style perturbation: each side of the box moves outwards by a random whole number of pixels
-  // in [0, jitter] (original image pixels), clipped to the image. Default 0.
+  /**
+   * MedSAM-style perturbation: each side of the box moves outwards by a random whole number of pixels
+   * in [0, jitter] (original image pixels), clipped to the image. Default 0.
+   */
   jitter?: number;
-  // Uniform [0, 1) draws for the label choice and the jitter (default: a fixed-seed generator).
+  /** Uniform [0, 1) draws for the label choice and the jitter (default: a fixed-seed generator). */
   rng?: () => number;
 }
 
+/**
+ * One sample ready for a step. The encoder's input frame is the image resized so that its long side is
+ * `imageSize` (each side rounded as SAM's ResizeLongestSide), then padded right and bottom to a square;
+ * the low-res grid covers that padded square.
+ */
 export interface PreparedSample {
+  /** The sample's id. */
   id: string;
-  // Three channels at the original size.
+  /** Three channels at the original size. */
   image: RawPixels;
-  // [x0, y0, x1, y1] in the encoder's input frame (see above).
+  /** [x0, y0, x1, y1] in the encoder's input frame (see the interface). */
   box: Box;
-  // The same box in original image pixels (x1, y1 are inclusive pixel indices, as the reference).
+  /** The same box in original image pixels (x1, y1 are inclusive pixel indices, as the reference). */
   boxOriginal: Box;
-  // K × lowResSize × lowResSize, 0/1, in the padded square frame of the low-res logits.
+  /** K × lowResSize × lowResSize, 0/1, in the padded square frame of the low-res logits. */
   labels: Float32Array;
-  // K entries: 1 where the low-res label has any foreground (the loss skips blank labels), else 0.
+  /** K entries: 1 where the low-res label has any foreground (the loss skips blank labels), else 0. */
   labelMask: Float32Array;
-  // K, and the low-res side.
+  /** K, the labels. */
   numLabels: number;
+  /** The low-res side. */
   lowResSize: number;
-  // [height, width] of the original image and of its resized copy inside the encoder's input.
+  /** [height, width] of the original image. */
   originalSize: [number, number];
+  /** [height, width] of the resized image inside the encoder's input (before padding). */
   inputSize: [number, number];
-  // Which label the box came from (-1: the union, or the whole image when every label is blank).
+  /** Which label the box came from (-1: the union, or the whole image when every label is blank). */
   boxLabel: number;
 }
 
@@ -72,7 +92,7 @@ function positiveInteger(name: string, v: unknown): number {
   return v;
 }
 
-// SAM's ResizeLongestSide.get_preprocess_shape: [newH, newW].
+/** SAM's ResizeLongestSide.get_preprocess_shape: [newH, newW]. */
 export function resizedSize(height: number, width: number, longSide: number): [number, number] {
   const scale = longSide / Math.max(height, width);
   return [Math.floor(height * scale + 0.5), Math.floor(width * scale + 0.5)];
@@ -89,7 +109,7 @@ function checkImage(image: RawImage): void {
   }
 }
 
-// The image with three channels (grey replicated, alpha dropped), optionally min–max stretched.
+/** The image with three channels (grey replicated, alpha dropped), optionally min–max stretched. */
 export function prepareImage(image: RawImage, options: PrepareImageOptions = {}): RawPixels {
   checkImage(image);
   const intensity = options.intensity ?? 'sam';
@@ -126,7 +146,7 @@ export function prepareImage(image: RawImage, options: PrepareImageOptions = {})
   return { data: out, width, height, channels: 3 };
 }
 
-// Tight box [x0, y0, x1, y1] (inclusive pixel indices) of the foreground, or null when blank.
+/** Tight box [x0, y0, x1, y1] (inclusive pixel indices) of the foreground, or null when blank. */
 export function tightBox(mask: Uint8Array, width: number, height: number): Box | null {
   let x0 = width;
   let y0 = height;
@@ -155,10 +175,12 @@ function unionBox(boxes: (Box | null)[]): Box | null {
   return out;
 }
 
-// Nearest-neighbour sampling of a full-resolution mask onto the low-res grid of the padded square:
-// low-res cell (i, j) covers encoder pixels [i·s, (i+1)·s) with s = imageSize / lowResSize; its centre
-// ((i + ½)·s, (j + ½)·s) maps back to original pixel (⌊cx · w / newW⌋, ⌊cy · h / newH⌋) when it lies
-// inside the resized image (cx < newW, cy < newH), and to padding (0) otherwise.
+/**
+ * Nearest-neighbour sampling of a full-resolution mask onto the low-res grid of the padded square:
+ * low-res cell (i, j) covers encoder pixels [i·s, (i+1)·s) with s = imageSize / lowResSize; its centre
+ * ((i + ½)·s, (j + ½)·s) maps back to original pixel (⌊cx · w / newW⌋, ⌊cy · h / newH⌋) when it lies
+ * inside the resized image (cx < newW, cy < newH), and to padding (0) otherwise.
+ */
 export function lowResIndex(resized: number, original: number, imageSize: number, lowResSize: number): Int32Array {
   const out = new Int32Array(lowResSize);
   const step = imageSize / lowResSize;
@@ -169,15 +191,16 @@ export function lowResIndex(resized: number, original: number, imageSize: number
   return out;
 }
 
+/** A {@link PreparedSample} without its image. */
 export type PreparedTargets = Omit<PreparedSample, 'image'>;
 
-// The image (three channels, see prepareImage), the box prompt and the low-res labels of one sample.
+/** The image (three channels, see prepareImage), the box prompt and the low-res labels of one sample. */
 export function prepareSample(sample: Sample, options: PrepareOptions): PreparedSample {
   const targets = prepareTargets(sample, options);
   return { ...targets, image: prepareImage(sample.image, options) };
 }
 
-// prepareSample without the image (the trainer takes images from the embedding cache).
+/** prepareSample without the image (the trainer takes images from the embedding cache). */
 export function prepareTargets(sample: Sample, options: PrepareOptions): PreparedTargets {
   if (!sample || typeof sample !== 'object' || !sample.image || !Array.isArray(sample.labels)) {
     throw new SeqsamError('ERR_ARGUMENT', 'prepareSample: sample must be { id, image, labels, group }');

@@ -20,50 +20,81 @@ import { evaluate, type EvaluationResult } from '../train/evaluate.js';
 import { train, type EvaluationEvent } from '../train/trainer.js';
 import { sampleMontage } from './sample-montage.js';
 
+/** A training objective: SeqSAM or one of its baselines. */
 export type Objective = NonNullable<TrainingOptions['objective']>;
 
+/**
+ * Options of {@link runDemo}: a synthetic multi-rater dataset (4 raters, split 0.75/0.1/0.15 by patient,
+ * recorded in the checkpoints), SeqSAM and its baselines trained on a small randomly initialised SAM,
+ * evaluated on the test split, and an HTML report.
+ */
 export interface DemoOptions {
-  // Output folder (default ./seqsam-demo).
+  /** Output folder (default ./seqsam-demo): report.html, montages/, checkpoints/, logs/. */
   out?: string;
-  // Synthetic images (default 160, 64×64, 4 raters) and the seed of everything.
+  /** Synthetic images (default 160; enough for a non-empty test split, at least 16). */
   count?: number;
+  /** Side of the synthetic images in pixels (default 64). */
   size?: number;
+  /** Seed of everything: the data, the split, the models and training (default 0). */
   seed?: number;
-  epochs?: number; // default 20
-  batchSize?: number; // default 8
-  lr?: number; // peak of a linear decay (default 2e-3)
-  // SeqSAM hypotheses in training (default 4) and at evaluation (default [4, 8]).
+  /** Training epochs per model (default 20). */
+  epochs?: number;
+  /** Images per training step (default 8). */
+  batchSize?: number;
+  /** Peak learning rate of a linear decay to 0 (default 2e-3). */
+  lr?: number;
+  /** SeqSAM hypotheses in training (default 4); also the baselines' evaluation M. */
   numMasks?: number;
+  /** SeqSAM hypotheses at evaluation, one result each (default [numMasks, 2 × numMasks]). */
   evalMasks?: readonly number[];
+  /** Which models to train (default all three: 'seqsam', 'sam-mcl', 'sam-det'). */
   models?: readonly Objective[];
-  montages?: number; // test images drawn (default 6)
+  /** Test images drawn as montages in the report (default 6). */
+  montages?: number;
+  /** The SAM architecture (default {@link tinyConfig}). */
   config?: SamConfig;
+  /** Stops training or evaluation with `ERR_ABORTED`. */
   signal?: AbortSignalLike;
+  /** The training progress bar, as `train.train`'s `progressBar` (default 'auto'). */
   progressBar?: boolean | 'auto';
+  /** Receives one line per stage (dataset, each model's training and results). Default: silent. */
   log?: (line: string) => void;
 }
 
+/** One evaluated model of the demo. */
 export interface DemoModelResult {
+  /** Its title in the report, e.g. 'SeqSAM, M=4'. */
   name: string;
+  /** Its training objective. */
   objective: Objective;
+  /** Masks scored per image. */
   masks: number;
+  /** Its metrics on the test split. */
   evaluation: EvaluationResult;
+  /** Seconds its training took. */
   trainSeconds: number;
 }
 
+/** What {@link runDemo} returns. */
 export interface DemoResult {
+  /** The output folder, absolute. */
   out: string;
+  /** The report's path (out/report.html). */
   report: string;
+  /** Every evaluated model, in training order. */
   results: DemoModelResult[];
+  /** Seconds the whole demo took. */
   seconds: number;
 }
 
+/** The report's title of each objective. */
 export const modelTitles: Readonly<Record<Objective, string>> = {
   seqsam: 'SeqSAM',
   'sam-mcl': 'SAM-MCL',
   'sam-det': 'SAM',
 };
 
+/** Runs the embedded demo (see {@link DemoOptions}); needs no download. */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = performance.now();
   const out = resolve(options.out ?? 'seqsam-demo');

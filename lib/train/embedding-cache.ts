@@ -27,31 +27,48 @@ import type { ImageInput, ImageOptions } from '../model/image-input.js';
 import { cat, valueStats } from '../ops.js';
 import { type NamedTensors, Tensor, disposeAll } from '../tensor.js';
 
-// What the cache needs of a model (SeqSam and Sam both fit).
+/** What the cache needs of a model (SeqSam and Sam both fit). */
 export interface EncoderModel {
+  /** Runs the image encoder. */
   embed(image: ImageInput, options?: ImageOptions): Promise<ImageEmbedding>;
+  /** The architecture, part of the fingerprint. */
   readonly config: object;
+  /** Where embeddings are computed and returned. */
   readonly device: string;
+  /** The weights; a few encoder tensors go into the fingerprint. */
   stateDict(scope?: 'sam' | 'all'): NamedTensors;
 }
 
+/**
+ * Options of an {@link EmbeddingCache}. The image encoder is frozen while SeqSAM trains, so each image is
+ * embedded once: kept in memory (least recently used dropped past `maxBytes`) and, given `dir`, on disk as
+ * one safetensors file per image, keyed by the image, the preprocessing, the precision and the encoder's
+ * fingerprint (so a different checkpoint never reuses a stale embedding).
+ */
 export interface EmbeddingCacheOptions {
-  // Directory for the on-disk cache (created when missing). Without it the cache lives in memory only.
+  /** Directory for the on-disk cache (created when missing). Without it the cache lives in memory only. */
   dir?: string;
-  // In-memory budget in bytes (default 1 GiB). The entry just added is kept even when it alone exceeds it.
+  /** In-memory budget in bytes (default 1 GiB). The entry just added is kept even when it alone exceeds it. */
   maxBytes?: number;
-  // Image preprocessing before the encoder (see prepareImage; default 'sam').
+  /** Image preprocessing before the encoder (see `prepareImage`; default 'sam'). */
   intensity?: IntensityMode;
-  // Storage precision (default 'float16', see above).
+  /**
+   * Storage precision (default 'float16': every copy in use is that float16 value widened back to
+   * float32, whether just computed or read from disk, so a resumed run sees bit-identical inputs).
+   */
   precision?: 'float16' | 'float32';
-  // Where hot entries live: 'auto' (default; see above), 'model' (the model's device, whatever its free
-  // memory) or 'cpu'.
+  /**
+   * Where hot entries live: 'auto' (default: the model's device when it is a CUDA device with room for
+   * the whole budget plus {@link deviceReserveBytes}, else CPU memory), 'model' (the model's device,
+   * whatever its free memory) or 'cpu'.
+   */
   placement?: CachePlacement;
 }
 
+/** Where an {@link EmbeddingCache} keeps hot entries: see {@link EmbeddingCacheOptions.placement}. */
 export type CachePlacement = 'auto' | 'model' | 'cpu';
 
-// Free device memory that 'auto' leaves to the model beyond the cache's budget: activations, optimizer state.
+/** Free device memory that 'auto' leaves to the model beyond the cache's budget: activations, optimizer state. */
 export const deviceReserveBytes = 4 * 1024 ** 3;
 
 // 'cuda' and 'cuda:0' name one device.
@@ -60,7 +77,7 @@ function sameDevice(a: string, b: string): boolean {
   return canonical(a) === canonical(b);
 }
 
-// Where hot entries live for a model on `modelDevice`.
+/** Where hot entries live for a model on `modelDevice`. */
 export function cacheDevice(placement: CachePlacement, modelDevice: string, maxBytes: number): string {
   if (placement === 'cpu' || modelDevice === 'cpu') return 'cpu';
   if (placement === 'model' || !modelDevice.startsWith('cuda')) return modelDevice;
@@ -68,17 +85,23 @@ export function cacheDevice(placement: CachePlacement, modelDevice: string, maxB
   return memory && maxBytes + deviceReserveBytes <= memory.free ? modelDevice : 'cpu';
 }
 
+/** An {@link EmbeddingCache}'s counters since it was made. */
 export interface EmbeddingCacheStats {
-  // Served from memory, read from disk, computed by the encoder.
+  /** Embeddings served from memory. */
   memoryHits: number;
+  /** Embeddings read from the disk cache. */
   diskHits: number;
+  /** Embeddings computed by the encoder. */
   computed: number;
+  /** Entries dropped from memory to stay within the budget. */
   evictions: number;
+  /** Entries in memory now. */
   entries: number;
+  /** Bytes those entries hold. */
   bytes: number;
 }
 
-// Encoder weights hashed into the fingerprint (the first and the last layer of SAM's image encoder).
+/** Encoder weights hashed into the fingerprint (the first and the last layer of SAM's image encoder). */
 export const fingerprintTensors = ['image_encoder.patch_embed.proj.weight', 'image_encoder.neck.3.weight'] as const;
 
 const fingerprints = new WeakMap<object, Promise<string>>();
@@ -87,8 +110,10 @@ function bytesOf(data: ArrayBufferView): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-// sha256 of the model config and the bytes of a few encoder weights; memoised per model object (a model's
-// weights are set when it is loaded; a frozen encoder does not change).
+/**
+ * sha256 of the model config and the bytes of a few encoder weights; memoised per model object (a model's
+ * weights are set when it is loaded; a frozen encoder does not change).
+ */
 export function encoderFingerprint(model: EncoderModel, options: { refresh?: boolean } = {}): Promise<string> {
   const known = fingerprints.get(model);
   if (known && !options.refresh) return known;
@@ -133,11 +158,21 @@ function imageOf(input: Sample | RawImage): { image: RawImage; id?: string } {
   throw new SeqsamError('ERR_ARGUMENT', 'EmbeddingCache: expected a Sample or a raw image { data, width, height, channels }');
 }
 
+/**
+ * Image embeddings computed once and reused (see {@link EmbeddingCacheOptions}): in memory within a byte
+ * budget and, given a directory, on disk. Share one between `train` and `evaluate` through their `cache`
+ * option; dispose it when done.
+ */
 export class EmbeddingCache implements Disposable {
+  /** The on-disk cache's folder (undefined: memory only). */
   readonly dir: string | undefined;
+  /** The in-memory budget, in bytes. */
   readonly maxBytes: number;
+  /** The image preprocessing in effect. */
   readonly intensity: IntensityMode;
+  /** The storage precision in effect. */
   readonly precision: 'float16' | 'float32';
+  /** The placement rule in effect. */
   readonly placement: CachePlacement;
   #devices = new Map<string, string>();  // model device -> where its entries live
   #served: Tensor | null = null;  // get()'s copy on the model's device when entries live elsewhere
@@ -148,6 +183,7 @@ export class EmbeddingCache implements Disposable {
   #disposed = false;
   #stats = { memoryHits: 0, diskHits: 0, computed: 0, evictions: 0 };
 
+  /** Makes an empty cache; `ERR_ARGUMENT` for an option out of range. */
   constructor(options: EmbeddingCacheOptions = {}) {
     const maxBytes = options.maxBytes ?? 1024 ** 3;
     if (typeof maxBytes !== 'number' || !(maxBytes >= 0)) throw new SeqsamError('ERR_ARGUMENT', `EmbeddingCache: maxBytes must be ≥ 0 (got ${String(maxBytes)})`);
@@ -164,7 +200,7 @@ export class EmbeddingCache implements Disposable {
     this.placement = placement;
   }
 
-  // Where the entries for a model on `modelDevice` live (decided at first use, then kept).
+  /** Where the entries for a model on `modelDevice` live (decided at first use, then kept). */
   deviceFor(modelDevice: string): string {
     let device = this.#devices.get(modelDevice);
     if (device === undefined) {
@@ -174,11 +210,12 @@ export class EmbeddingCache implements Disposable {
     return device;
   }
 
+  /** The counters so far (a snapshot). */
   get stats(): EmbeddingCacheStats {
     return { ...this.#stats, entries: this.#entries.size, bytes: this.#bytes };
   }
 
-  // The cache key of an image for a model.
+  /** The cache key of an image for a model. */
   async key(model: EncoderModel, input: Sample | RawImage): Promise<string> {
     const { image } = imageOf(input);
     const fingerprint = await encoderFingerprint(model);
@@ -194,13 +231,15 @@ export class EmbeddingCache implements Disposable {
     return hash.digest('hex');
   }
 
-  // Where an entry lives on disk (undefined without a directory).
+  /** Where an entry lives on disk (undefined without a directory). */
   path(key: string): string | undefined {
     return this.dir === undefined ? undefined : join(this.dir, key.slice(0, 2), `${key}.safetensors`);
   }
 
-  // The (1, C, h, w) float32 embedding on the model's device. The cache owns it: do not dispose it, and
-  // do not keep it past the next call into the cache (which may evict it); use batch() for several.
+  /**
+   * The (1, C, h, w) float32 embedding on the model's device. The cache owns it: do not dispose it, and
+   * do not keep it past the next call into the cache (which may evict it); use batch() for several.
+   */
   async get(model: EncoderModel, input: Sample | RawImage): Promise<Tensor> {
     this.#served?.dispose();
     this.#served = null;
@@ -215,8 +254,10 @@ export class EmbeddingCache implements Disposable {
     }
   }
 
-  // The embeddings of several images stacked into (B, C, h, w) on the model's device: a new tensor the
-  // caller disposes.
+  /**
+   * The embeddings of several images stacked into (B, C, h, w) on the model's device: a new tensor the
+   * caller disposes.
+   */
   async batch(model: EncoderModel, inputs: readonly (Sample | RawImage)[]): Promise<Tensor> {
     if (!inputs.length) throw new SeqsamError('ERR_ARGUMENT', 'EmbeddingCache.batch: no images');
     const held: Entry[] = [];
@@ -369,13 +410,14 @@ export class EmbeddingCache implements Disposable {
     }
   }
 
-  // Drops every in-memory entry (the disk cache stays).
+  /** Drops every in-memory entry (the disk cache stays). */
   clear(): void {
     for (const entry of this.#entries.values()) if (entry.pins === 0) entry.tensor.dispose();
     for (const [key, entry] of this.#entries) if (entry.pins === 0) this.#entries.delete(key);
     this.#bytes = [...this.#entries.values()].reduce((a, e) => a + e.bytes, 0);
   }
 
+  /** Frees every in-memory entry; the disk cache stays. */
   dispose(): void {
     this.#disposed = true;
     this.#served?.dispose();
@@ -385,6 +427,7 @@ export class EmbeddingCache implements Disposable {
     this.#bytes = 0;
   }
 
+  /** Same as `dispose()`, for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose();
   }

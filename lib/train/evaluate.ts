@@ -15,33 +15,47 @@ import type { SeqSam, TrainBatch } from '../model/seqsam.js';
 import { Tensor } from '../tensor.js';
 import { EmbeddingCache, type EmbeddingCacheOptions } from './embedding-cache.js';
 
+/** Options of {@link evaluate}. */
 export interface EvaluateOptions {
-  // Hypotheses per image for SeqSAM (default: the model's training numMasks, else 4).
+  /** Hypotheses per image for SeqSAM, a positive integer (default: the model's training numMasks, else 4). */
   numMasks?: number;
-  // Which samples (default all).
+  /** Which samples (default all); must not be empty, and each must lie in the dataset. */
   indices?: readonly number[];
-  batchSize?: number; // default 4
-  // A cache to share (the caller keeps owning it) or options for one made (and disposed) here.
+  /** Images per evaluation step, a positive integer (default 4). */
+  batchSize?: number;
+  /** A cache to share (the caller keeps owning it) or options for one made (and disposed) here. */
   cache?: EmbeddingCache | EmbeddingCacheOptions;
-  // Box prompt: around a label chosen with a generator seeded by (seed, index) (default), or the union.
+  /**
+   * Box prompt: around a label chosen with a generator seeded by (seed, index) ('random-label', default), or
+   * around the union of the labels ('union'). Never jittered.
+   */
   boxFrom?: BoxSource;
+  /** Seeds each sample's label choice for its box, with the sample's index (default 0). */
   seed?: number;
-  // Foreground threshold on the logits (default 0).
+  /** Foreground threshold on the logits (default 0, i.e. probability 0.5). */
   threshold?: number;
+  /** Stops between batches with `ERR_ABORTED`. */
   signal?: AbortSignalLike;
+  /** Called after each batch with the images done and the total. */
   onProgress?: (done: number, total: number) => void;
 }
 
+/** What {@link evaluate} returns: per-image metrics, their means and standard deviations, and the loss. */
 export interface EvaluationResult extends MetricsResult {
-  // Mean evaluation loss per image (matched Dice set loss over all K labels, blank ones included).
+  /** Mean evaluation loss per image (matched Dice set loss over all K labels, blank ones included). */
   loss: number;
+  /** Images evaluated. */
   count: number;
-  // Masks scored per image (M: numMasks for SeqSAM, 1 for sam-det, 3 for sam-mcl).
+  /** Masks scored per image (M: numMasks for SeqSAM, 1 for sam-det, 3 for sam-mcl). */
   masks: number;
+  /** The evaluated samples' ids, in the order of `perImage`. */
   ids: string[];
 }
 
-// Geometry of a model: encoder input side and low-res logits side.
+/**
+ * Geometry of a model: encoder input side (`imageSize`), embedding grid side (`grid` = image_size /
+ * patch_size) and low-res logits side (`lowResSize` = 4 × grid).
+ */
 export function modelGeometry(model: { config: { image_size?: number; patch_size?: number } }): { imageSize: number; grid: number; lowResSize: number } {
   const { image_size: imageSize, patch_size: patch } = model.config;
   if (!imageSize || !patch) throw new SeqsamError('ERR_ARGUMENT', 'model config lacks image_size / patch_size');
@@ -49,7 +63,10 @@ export function modelGeometry(model: { config: { image_size?: number; patch_size
   return { imageSize, grid, lowResSize: 4 * grid };
 }
 
-// The prompt/label tensors of a batch (on `device`); the caller adds the embeddings.
+/**
+ * The prompt/label tensors of a batch of prepared samples, on `device`: boxes (B, 4), labels (B, K, L, L)
+ * and labelMask (B, K), float32. The caller adds the embeddings. Every sample needs the same K.
+ */
 export function targetTensors(prepared: readonly PreparedTargets[], device: string): { boxes: Tensor; labels: Tensor; labelMask: Tensor } {
   const b = prepared.length;
   const k = prepared[0]!.numLabels;
@@ -75,7 +92,7 @@ export function targetTensors(prepared: readonly PreparedTargets[], device: stri
   return { boxes: tensors[0]!, labels: tensors[1]!, labelMask: tensors[2]! };
 }
 
-// What one step reads: the batch's cached embeddings and its prompt/label tensors, freed together.
+/** What one step reads: the batch's cached embeddings and its prompt/label tensors, freed together. */
 export interface StepInputs extends Disposable {
   embeddings: Tensor;
   boxes: Tensor;
@@ -122,6 +139,13 @@ function perImageLossScale(model: SeqSam, batch: number): number {
   return reduction === 'sum' ? 1 / batch : 1;
 }
 
+/**
+ * Scores a model on a dataset on the low-res grid: each sample's cached embedding and box prompt go
+ * through `evalStep` (all numMasks hypotheses against all K labels, no gradients), and the logits are
+ * scored against the labels by `metrics.compute`. The model needs a training setup (it picks the
+ * objective). Evaluates every sample unless `indices` says otherwise: after `train.train`, pass the test
+ * part of the split.
+ */
 export async function evaluate(model: SeqSam, dataset: Dataset, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   if (!model.training) throw new SeqsamError('ERR_ARGUMENT', 'evaluate: the model needs a training setup (configureTraining() or load with { training }) to pick its objective');
   const indices = options.indices ?? Array.from({ length: dataset.length }, (_, i) => i);

@@ -10,12 +10,15 @@ export interface ProgressBarEvent {
   epochs?: number;
   /** Steps done. */
   step: number;
+  /** Steps in all; the bar's fraction is step / totalSteps. */
   totalSteps: number;
   /** Training loss of the last step; omitted (or NaN) for work without one, and then not shown. */
   loss?: number;
   /** Learning rate of the last step; omitted (or NaN) when there is none, and then not shown. */
   lr?: number;
+  /** Throughput shown as `img/s`. */
   imagesPerSecond: number;
+  /** Seconds left, shown as mm:ss or h:mm:ss (`--:--` when unknown). */
   etaSeconds: number;
 }
 
@@ -24,8 +27,11 @@ export interface ProgressBarEvent {
  * types (process.stderr fits).
  */
 export interface ProgressStream {
+  /** Writes text to the stream. */
   write(text: string): boolean;
+  /** Whether the stream is a terminal (the bar redraws in place only there). */
   isTTY?: boolean;
+  /** The terminal's width in characters, when known. */
   columns?: number;
 }
 
@@ -43,12 +49,15 @@ export interface ProgressBarOptions {
 
 /** A progress bar on a terminal. */
 export interface ProgressBar {
+  /** Moves the bar to a new position (redraws are throttled). */
   update(event: ProgressBarEvent): void;
   /** A message above the bar (e.g. an evaluation result), never glued onto it. */
   log(line: string): void;
+  /** Stops the bar (call it once the work ends). */
   stop(): void;
 }
 
+/** Seconds as `mm:ss`, or `h:mm:ss` from an hour on; `--:--` for a negative or non-finite value. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
   const s = Math.round(seconds);
@@ -58,7 +67,7 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
 }
 
-// The text of one bar line.
+/** The text of one bar line for `event`, with a bar `width` characters wide (default 24). */
 export function renderProgress(event: ProgressBarEvent, width = 24): string {
   const fraction = event.totalSteps > 0 ? Math.min(1, event.step / event.totalSteps) : 0;
   const filled = Math.round(fraction * width);
@@ -72,7 +81,7 @@ export function renderProgress(event: ProgressBarEvent, width = 24): string {
   return parts.join(' ');
 }
 
-// A bar on `stream`, or null when it is not a TTY and `force` is not set.
+/** A bar on `options.stream` (default process.stderr), or null when it is not a TTY and `force` is not set. */
 export function createProgressBar(options: ProgressBarOptions = {}): ProgressBar | null {
   const stream = options.stream ?? process.stderr;
   const tty = Boolean(stream.isTTY);

@@ -3,8 +3,18 @@
 // warmup, lr 1e-4).
 import { SeqsamError } from '../errors.js';
 
+/** A learning rate as a function of the 0-based optimizer step (the step about to be taken). */
 export type Schedule = (step: number) => number;
 
+/**
+ * A schedule by name, made into a {@link Schedule} once the run's steps are known ({@link createSchedule}):
+ * - `lr`: the peak rate (finite, ≥ 0);
+ * - `warmupSteps`: steps of linear warmup from 0 (default 0); or `warmupRatio`, a fraction of the run's
+ *   steps, rounded up (default 0); `warmupSteps` wins when both are given;
+ * - `constant`: lr after the warmup; `linear`: decays linearly to 0 at the last step (HF Trainer's
+ *   default); `cosine`: a cosine from lr down to `minLr` (default 0) over `cycles` periods (default 0.5:
+ *   one half-cosine).
+ */
 export type ScheduleSpec =
   | { type: 'constant'; lr: number; warmupSteps?: number; warmupRatio?: number }
   | { type: 'linear'; lr: number; warmupSteps?: number; warmupRatio?: number }
@@ -19,7 +29,7 @@ function checkStep(step: number): void {
   if (!Number.isInteger(step) || step < 0) throw new SeqsamError('ERR_ARGUMENT', `schedule: step must be a non-negative integer (got ${step})`);
 }
 
-// lr at every step.
+/** `lr` at every step, after a linear warmup of `warmupSteps` (default 0). */
 export function constant(lr: number, options: { warmupSteps?: number } = {}): Schedule {
   check('lr', lr);
   const warmup = check('warmupSteps', options.warmupSteps ?? 0);
@@ -29,8 +39,10 @@ export function constant(lr: number, options: { warmupSteps?: number } = {}): Sc
   };
 }
 
-// HF get_linear_schedule_with_warmup: lr·s/w during warmup (0 at step 0), then
-// lr·max(0, (total − s) / max(1, total − w)). Without warmup: lr·(1 − s/total).
+/**
+ * HF get_linear_schedule_with_warmup: lr·s/w during warmup (0 at step 0), then
+ * lr·max(0, (total − s) / max(1, total − w)). Without warmup: lr·(1 − s/total).
+ */
 export function linear(lr: number, totalSteps: number, options: { warmupSteps?: number } = {}): Schedule {
   check('lr', lr);
   const total = check('totalSteps', totalSteps, 1);
@@ -42,9 +54,11 @@ export function linear(lr: number, totalSteps: number, options: { warmupSteps?: 
   };
 }
 
-// HF get_cosine_schedule_with_warmup (cycles 0.5 = one half-cosine down to minLr at the last step):
-// linear warmup, then minLr + (lr − minLr)·½(1 + cos(2π·cycles·p)), p = (s − w) / max(1, total − w),
-// floored at minLr.
+/**
+ * HF get_cosine_schedule_with_warmup (cycles 0.5, the default, = one half-cosine down to minLr at the last
+ * step): linear warmup, then minLr + (lr − minLr)·½(1 + cos(2π·cycles·p)), p = (s − w) / max(1, total − w),
+ * floored at minLr (default 0).
+ */
 export function cosine(lr: number, totalSteps: number, options: { warmupSteps?: number; minLr?: number; cycles?: number } = {}): Schedule {
   check('lr', lr);
   const total = check('totalSteps', totalSteps, 1);
@@ -60,8 +74,10 @@ export function cosine(lr: number, totalSteps: number, options: { warmupSteps?: 
   };
 }
 
-// A Schedule from a spec, once the number of steps is known (warmupRatio: a fraction of totalSteps,
-// rounded up as HF does).
+/**
+ * A Schedule from a spec, once the number of steps is known (warmupRatio: a fraction of totalSteps,
+ * rounded up as HF does). A function is returned as it is.
+ */
 export function createSchedule(spec: ScheduleSpec | Schedule, totalSteps: number): Schedule {
   if (typeof spec === 'function') return spec;
   if (!spec || typeof spec !== 'object') throw new SeqsamError('ERR_ARGUMENT', 'schedule must be a function (step → lr) or { type, lr, ... }');
@@ -78,7 +94,7 @@ export function createSchedule(spec: ScheduleSpec | Schedule, totalSteps: number
   }
 }
 
-// A JSON-able description, for logs and checkpoint metadata (a function schedule is 'custom').
+/** A JSON-able description, for logs and checkpoint metadata (a function schedule is 'custom'). */
 export function describeSchedule(spec: ScheduleSpec | Schedule): string {
   return typeof spec === 'function' ? 'custom' : JSON.stringify(spec);
 }
