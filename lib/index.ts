@@ -1,6 +1,6 @@
 // seqsam: Segment Anything with a recurrent mask decoder, on LibTorch.
 export * from './disposable.js';
-export type { AbortSignalLike, FileUrl } from './platform-types.js';
+export type { AbortSignalEvents, AbortSignalLike, FileUrl } from './platform-types.js';
 export { SeqsamError, isSeqsamError, type ErrorCode } from './errors.js';
 export { Tensor, disposeAll, type DType, type NamedTensors, type AnyTypedArray } from './tensor.js';
 export { info, setThreads, manualSeed, tensorStats, cudaMemory, packageVersion, type SeqsamInfo, type ThreadOptions } from './runtime.js';
@@ -17,7 +17,5 @@ export type { PromptInput, Point, Box } from './model/prompts.js';
 export * as data from './data/index.js';
 export * as metrics from './metrics.js';
 export * as train from './train/index.js';
-export { PredictTransform } from './stream/predict-transform.js';
-export type { StreamRequest, PredictStreamOptions, StreamResult, StreamFailure, StreamOutput } from './stream/types.js';
-
 export * as distributed from './distributed/index.js';
+export type { StreamRequest, PredictStreamOptions, StreamResult, StreamFailure, StreamOutput } from './stream/types.js';

@@ -17,3 +17,9 @@ export interface AbortSignalLike {
   /** Why it was aborted; becomes the `cause` of the `ERR_ABORTED` error. */
   readonly reason?: unknown;
 }
+
+/** An AbortSignal as a stream reads it: its state and its 'abort' event (an `AbortController`'s signal fits). */
+export interface AbortSignalEvents extends AbortSignalLike {
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}

@@ -10,6 +10,7 @@
 //
 // Backpressure: at most maxInFlight requests are between being read off the source and being taken by the
 // consumer; at the bound the source is not read, so a slow consumer holds memory constant.
+import type { AbortSignalLike } from '../platform-types.js';
 import { SeqsamError, isSeqsamError } from '../errors.js';
 import { decodeImage } from '../model/image-input.js';
 import { packPrompts } from '../model/prompts.js';
@@ -59,7 +60,7 @@ function sourceIterator(source: AsyncIterable<StreamRequest> | Iterable<StreamRe
   throw new SeqsamError('ERR_ARGUMENT', 'predictStream: source must be an async iterable or an iterable of requests');
 }
 
-function abortError(signal: AbortSignal): SeqsamError {
+function abortError(signal: AbortSignalLike): SeqsamError {
   return new SeqsamError('ERR_ABORTED', 'predictStream was aborted', { cause: signal.reason });
 }
 

@@ -18,7 +18,8 @@ export class PredictTransform extends Transform {
 
   constructor(model: SeqSam, options: PredictStreamOptions = {}) {
     super({ objectMode: true, highWaterMark: options.batchSize ?? 8 });
-    const signal = options.signal ? AbortSignal.any([options.signal, this.#stop.signal]) : this.#stop.signal;
+    // predictStream accepts only real AbortSignals (it checks), so the caller's is one here.
+    const signal = options.signal ? AbortSignal.any([options.signal as AbortSignal, this.#stop.signal]) : this.#stop.signal;
     this.#pumped = this.#pump(predictStream(model, this.#requests, { ...options, signal }));
   }
 

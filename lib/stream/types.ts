@@ -3,6 +3,7 @@ import type { SeqsamError } from '../errors.js';
 import type { ImageInput, ImageOptions } from '../model/image-input.js';
 import type { Box, Point } from '../model/prompts.js';
 import type { SeqSamPrediction } from '../model/seqsam.js';
+import type { AbortSignalEvents } from '../platform-types.js';
 
 /** One request of a prediction stream: an image and its prompt (a box and/or points) and M. */
 export interface StreamRequest {
@@ -27,7 +28,7 @@ export interface PredictStreamOptions {
   // Memory for embeddings kept for repeated images, by content (bytes, default 256 MiB; 0 keeps none).
   cacheBytes?: number;
   // Aborting ends the stream with ERR_ABORTED; everything it still holds is disposed.
-  signal?: AbortSignal;
+  signal?: AbortSignalEvents;
   // 'throw' (default): a refused request ends the stream at its position with its error; 'yield': it
   // comes out as a StreamFailure in its place and the stream goes on.
   errors?: 'throw' | 'yield';
