@@ -15,6 +15,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'demo', command: 'demo', describe: 'Train SeqSAM and two baselines on a synthetic multi-rater set, evaluate them, write an HTML report', load: async () => (await import('./demo.js')).demoCommand },
   { name: 'train', command: 'train', describe: 'Train SeqSAM (or a baseline) on a dataset', load: async () => (await import('./train.js')).trainCommand },
   { name: 'eval', command: 'eval', describe: 'Evaluate a model: Dice, Dmax, GED, diversity, collective insight, HM-IoU', load: async () => (await import('./eval.js')).evalCommand },
+  { name: 'reproduce', command: 'reproduce <dataset>', describe: "Train and evaluate every row of the paper's tables under its protocol; a table with the published numbers beside ours", load: async () => (await import('./reproduce.js')).reproduceCommand },
   { name: 'predict', command: 'predict <images..>', describe: 'Segment image(s) from a box or points: M masks, overlay, disagreement map, JSON', load: async () => (await import('./predict.js')).predictCommand },
   { name: 'embed', command: 'embed', describe: 'Fill the embedding cache for a dataset (the encoder runs once per image)', load: async () => (await import('./embed.js')).embedCommand },
   { name: 'convert', command: 'convert <input> <output>', describe: 'Convert a checkpoint (.pth or safetensors, official or Hugging Face names) to safetensors', load: async () => (await import('./convert.js')).convertCommand },
