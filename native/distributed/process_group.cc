@@ -166,13 +166,17 @@ std::shared_ptr<Group> Group::join(const JoinOptions& o) {
     require(impl->store->add("seqsam/claim/" + std::to_string(o.rank), 1) == 1, code::kDistributed,
             who + ": another process already joined as rank " + std::to_string(o.rank));
     impl->store->set(worldKey(o.rank), bytes(std::to_string(o.worldSize)));
+    const auto started = std::chrono::steady_clock::now();
     for (int r = 0; r < o.worldSize; ++r) {
       try {
         impl->store->wait({worldKey(r)}, o.timeout);
-      } catch (const std::exception&) {
-        fail(code::kDistributed, who + ": rank " + std::to_string(r) + " did not join within " + std::to_string(o.timeout.count()) +
-                                     " ms (world size " + std::to_string(o.worldSize) +
-                                     ": a rank that did not start, or ranks started with different world sizes)");
+      } catch (const std::exception& e) {
+        // Before the timeout, the wait failed because the store went: rank 0, its host, stopped (maybe refusing this job).
+        require(std::chrono::steady_clock::now() - started < o.timeout, code::kDistributed,
+                who + ": rank " + std::to_string(r) + " did not join within " + std::to_string(o.timeout.count()) + " ms (world size " +
+                    std::to_string(o.worldSize) + ": a rank that did not start, or ranks started with different world sizes)");
+        fail(code::kDistributed, who + ": rank 0 stopped while this rank waited for rank " + std::to_string(r) + " to join (the store at " +
+                                     impl->storeAddress + " went away; see rank 0's message) [" + Impl::firstLine(e.what()) + "]");
       }
       const std::string theirs = text(impl->store->get(worldKey(r)));
       require(theirs == std::to_string(o.worldSize), code::kDistributed,
