@@ -130,7 +130,7 @@ grep -q '"builtWithCuda": true' "$OUT/info.json" || { failures+=(built-without-c
 
 # The GPU-specific tests first (CUDA kernels, fused attention, bf16, cache placement, no-sync step), then the
 # rest of the suite: everything runs with CUDA available, so the tests that skip here run there.
-gpu_tests=(test/cuda-*.test.mjs test/attention-sdpa.test.mjs test/attention-fold.test.mjs test/precision.test.mjs)
+gpu_tests=(test/cuda-*.test.mjs test/attention-sdpa.test.mjs test/attention-fold.test.mjs test/precision.test.mjs test/distributed-nccl.test.mjs)
 other_tests=()
 for f in test/*.test.mjs; do [[ " ${gpu_tests[*]} " == *" $f "* ]] || other_tests+=("$f"); done
 
