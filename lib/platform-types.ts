@@ -23,3 +23,6 @@ export interface AbortSignalEvents extends AbortSignalLike {
   addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
   removeEventListener(type: 'abort', listener: () => void): void;
 }
+
+/** Environment variables as `process.env` holds them. */
+export type EnvironmentVariables = Readonly<Record<string, string | undefined>>;

@@ -6,12 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 import { SeqsamError } from '../errors.js';
+import type { EnvironmentVariables } from '../platform-types.js';
 
 export interface LaunchOptions {
   nproc: number;
   // The command line of one rank: node's arguments after the executable (script first).
   argv: readonly string[];
-  env?: NodeJS.ProcessEnv;
+  env?: EnvironmentVariables;
   // How long the others may take to stop after one failed (default 30 s).
   graceMs?: number;
 }

@@ -1,8 +1,9 @@
 // The environment torchrun (and Slurm or Kubernetes wrappers in its style) sets for each worker.
 import { SeqsamError } from '../errors.js';
 import type { DistributedOptions } from './process-group.js';
+import type { EnvironmentVariables } from '../platform-types.js';
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
+function integer(env: EnvironmentVariables, name: string, fallback?: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') {
     if (fallback !== undefined) return fallback;
@@ -14,7 +15,7 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback?: number): numbe
 }
 
 /** Whether the environment describes a multi-process job (WORLD_SIZE set). */
-export function inDistributedEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+export function inDistributedEnv(env: EnvironmentVariables = process.env): boolean {
   return env.WORLD_SIZE !== undefined && env.WORLD_SIZE !== '';
 }
 
@@ -22,7 +23,7 @@ export function inDistributedEnv(env: NodeJS.ProcessEnv = process.env): boolean 
  * Join options from RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT (plus SEQSAM_DIST_TIMEOUT_MS),
  * as torchrun sets them; `overrides` win.
  */
-export function fromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<DistributedOptions> = {}): DistributedOptions {
+export function fromEnv(env: EnvironmentVariables = process.env, overrides: Partial<DistributedOptions> = {}): DistributedOptions {
   const worldSize = integer(env, 'WORLD_SIZE');
   if (worldSize < 1) throw new SeqsamError('ERR_ARGUMENT', 'distributed.fromEnv: WORLD_SIZE must be at least 1');
   const rank = integer(env, 'RANK');
