@@ -1,36 +1,21 @@
 // What a new user meets on the command line: refusals instead of silent loss, errors that name the fault,
 // progress in logs, help for every option, and exit codes that follow one policy.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
 
 import { SeqSam, checkpoint, disposeAll, tinyConfig } from '../dist/lib/index.js';
 import { renderProgress } from '../dist/lib/train/progress-bar.js';
 import { checkNothingDropped } from '../dist/lib/cli/convert-completeness.js';
-import { tempDir } from './helpers.mjs';
+import { tempDir, runCli } from './helpers.mjs';
 
-const bin = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
-// Runs `seqsam args...` with stdout and stderr piped (not a TTY); resolves { code, signal, stdout, stderr }.
-function seqsam(args, { onStderr } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, SEQSAM_NO_SETUP: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      onStderr?.(stderr, child);
-    });
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+const seqsam = runCli;
 
 const data = 'synthetic:count=24,size=32,seed=4';
 // 6 patients of 4 images: 4 train (8 steps of 2 an epoch), 1 validates, 1 tests.

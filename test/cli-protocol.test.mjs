@@ -2,32 +2,20 @@
 // recorded in the checkpoint, the protocol recorded beside it, the final model evaluated, the loaders asked
 // for the reference's data reading.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { checkpoint } from '../dist/lib/index.js';
 import { synthetic } from '../dist/lib/data/index.js';
 import { openDataset } from '../dist/lib/cli/dataset-spec.js';
-import { fixture, fixtureTest } from './helpers.mjs';
+import { fixture, fixtureTest, runCli } from './helpers.mjs';
 
-const bin = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));
 const data = 'synthetic:count=40,size=32';
 const count = 40;
 
-function seqsam(args) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, SEQSAM_NO_SETUP: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const seqsam = runCli;
 
 // The reference's split written out here: held out ⌊(1 − 0.9)·N⌋, validation first, test next.
 function fileOrderSplit(n) {

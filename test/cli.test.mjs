@@ -1,33 +1,16 @@
 // The command line as a user runs it: spawned processes, exit codes, files written, clear errors.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
 
 import { checkpoint, disposeAll } from '../dist/lib/index.js';
-import { mulberry32, tempDir } from './helpers.mjs';
+import { mulberry32, tempDir, runCli } from './helpers.mjs';
 
-const bin = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));
-
-// Runs `seqsam args...`; resolves { code, stdout, stderr }. `onStderr` sees the error stream as it comes.
-function seqsam(args, { cwd, onStderr } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, SEQSAM_NO_SETUP: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      onStderr?.(stderr, child);
-    });
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+const seqsam = runCli;
 
 // A single-channel PNG's pixels.
 async function greyPixels(path) {

@@ -1,5 +1,6 @@
 // Shared test utilities: fixture paths and numeric comparisons.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -75,3 +76,22 @@ export function spyEmbed(model) {
 
 // The seeded PRNG the synthetic dataset uses, for reproducible random test inputs.
 export { mulberry32 } from '../dist/lib/data/synthetic.js';
+
+// The CLI's entry script.
+export const cliBin = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));
+
+// Runs `seqsam args...` with stdout and stderr piped (not a TTY) and no setup step; resolves
+// { code, signal, stdout, stderr }. `onStderr` sees the error stream as it comes (and the child).
+export function runCli(args, { cwd, env, onStderr } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliBin, ...args], { cwd, env: { ...process.env, SEQSAM_NO_SETUP: '1', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, child);
+    });
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}

@@ -2,30 +2,19 @@
 // table.md and results.json with numbers in range, the published numbers cited where the paper gives them,
 // finished rows skipped on a rerun, a lost row evaluated again alone, other settings refused.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { reproduceRuns } from '../dist/lib/reproduce/rows.js';
 import { resultsTable } from '../dist/lib/reproduce/results-table.js';
 import { publishedNumbers } from '../dist/lib/reproduce/paper-numbers.js';
+import { runCli } from './helpers.mjs';
 
-const bin = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));
 const small = ['--data', 'synthetic:count=40,size=32', '--epochs', '1'];
 
-function seqsam(args) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, SEQSAM_NO_SETUP: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const seqsam = runCli;
 
 const rows = reproduceRuns().flatMap((run) => run.rows.map((row) => ({ ...row, run: run.id })));
 
