@@ -13,6 +13,7 @@ function describeStep(line, groups) {
   const step = /^\[(\d+)\/(\d+)\] (.*)$/.exec(line);
   if (!step) return null;
   const [, done, total, what] = step;
+  if (done === '0') return null; // CMake's glob check before the build proper
   const unity = /Unity\/unity_(g\d+)_cxx\.cxx\.o/.exec(what);
   const object = /Building CXX object .*?\/([^/]+?)\.o$/.exec(what);
   let text = what;
