@@ -46,7 +46,7 @@ export function runBuild(command, args, { cwd, logFile, say, groups }) {
     say(`compiling ${sizes.length} unity groups in parallel (${sizes.join(' + ')} sources)`);
   }
   let lastLine = Date.now();
-  let done = 'configuring';
+  let done = 'configuring, then compiling';
   const heartbeat = setInterval(() => {
     if (Date.now() - lastLine >= HEARTBEAT_MS) say(`  … ${elapsed()} (${done})`);
   }, HEARTBEAT_MS);
