@@ -188,6 +188,11 @@ std::shared_ptr<Group> Group::join(const JoinOptions& o) {
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
+    // Another rank's store connection breaks when rank 0, the store's host, stops (maybe refusing this job).
+    if (o.rank != 0) {
+      fail(code::kDistributed, who + ": rank 0 stopped while this rank waited to join (the store at " + impl->storeAddress +
+                                   " went away; see rank 0's message) [" + Impl::firstLine(e.what()) + "]");
+    }
     fail(code::kDistributed, who + ": the rendezvous at " + impl->storeAddress + " failed [" + Impl::firstLine(e.what()) + "]");
   }
 
