@@ -1,31 +1,14 @@
 // `seqsam train --nproc N` and `seqsam embed --nproc N`: local ranks as child processes of the launcher,
 // rank 0 alone reporting; a failing rank makes the launcher fail, naming it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { train } from '../dist/lib/index.js';
-import { tempDir } from './helpers.mjs';
+import { runCli, tempDir } from './helpers.mjs';
 
-const cli = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));
-
-function seqsam(args, { timeoutMs = 120000 } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, SEQSAM_NO_SETUP: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const seqsam = (args) => runCli(args, { timeoutMs: 120000 });
 
 function files(dir) {
   return readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.safetensors'));

@@ -81,8 +81,9 @@ export { mulberry32 } from '../dist/lib/data/synthetic.js';
 export const cliBin = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));
 
 // Runs `seqsam args...` with stdout and stderr piped (not a TTY) and no setup step; resolves
-// { code, signal, stdout, stderr }. `onStderr` sees the error stream as it comes (and the child).
-export function runCli(args, { cwd, env, onStderr } = {}) {
+// { code, signal, stdout, stderr }. `onStderr` sees the error stream as it comes (and the child);
+// `timeoutMs` kills a child that runs longer (signal 'SIGKILL').
+export function runCli(args, { cwd, env, onStderr, timeoutMs } = {}) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cliBin, ...args], { cwd, env: { ...process.env, SEQSAM_NO_SETUP: '1', ...env } });
     let stdout = '';
@@ -92,6 +93,10 @@ export function runCli(args, { cwd, env, onStderr } = {}) {
       stderr += d;
       onStderr?.(stderr, child);
     });
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    const timer = timeoutMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
   });
 }
