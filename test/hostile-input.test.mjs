@@ -108,6 +108,21 @@ test('trainStep refuses a NaN, infinite or negative lr and writes nothing', asyn
   await assertUnchanged(model, before, 'refused lr');
 });
 
+test('a finite lr whose largest possible update leaves float32 is ERR_NUMERIC before any weight changes', async () => {
+  // Adam's normalised step is bounded (|m|/√v ≤ (1−β1)/√((1−β2)(1−β1²/β2)) ≈ 7.3 for the default betas, times
+  // √bias2/bias1 ≈ 0.32 at step 1), so 3e38 can produce infinities and 1e30 cannot.
+  const before = await snapshot(model);
+  await assert.rejects(model.trainStep(batch(), { lr: 3e38 }), coded('ERR_NUMERIC', 'lr', 'float32'));
+  await assertUnchanged(model, before, 'refused huge lr');
+});
+
+test("Tensor.from with dtype 'bool' takes only bytes 0 and 1", () => {
+  assert.throws(() => Tensor.from(new Uint8Array([0, 1, 2]), [3], { dtype: 'bool' }), coded('ERR_ARGUMENT', "dtype 'bool'", 'element 2 is 2'));
+  const ok = Tensor.from(new Uint8Array([0, 1, 1]), [3], { dtype: 'bool' });
+  assert.equal(ok.dtype, 'bool');
+  ok.dispose();
+});
+
 test('configureTraining refuses non-finite and negative rates, and gradClip beyond float32 at configure time', async () => {
   const m = await SeqSam.load({ config: tinyConfig, seed: 2 });
   try {

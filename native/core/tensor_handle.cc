@@ -132,6 +132,14 @@ void TensorHandle::Register(Napi::Env env, Napi::Object exports) {
       napi_status status = napi_get_typedarray_info(env, view, nullptr, nullptr, &data, nullptr, nullptr);
       require(status == napi_ok && (data != nullptr || count == 0), code::kArgument, "Tensor.from: cannot read the typed array's memory");
       auto* bytes = static_cast<uint8_t*>(data);
+      if (type == at::kBool) {
+        // A bool tensor's byte is 0 or 1; any other byte is neither false nor true to LibTorch's kernels.
+        for (int64_t i = 0; i < count; ++i) {
+          require(bytes[i] <= 1, code::kArgument,
+                  "Tensor.from: dtype 'bool' takes bytes 0 and 1, but element " + std::to_string(i) + " is " + std::to_string(bytes[i]) +
+                      " (compare first, e.g. data.map((v) => (v > 0 ? 1 : 0)))");
+        }
+      }
       torch::Tensor t = torch::from_blob(bytes, shape, torch::TensorOptions().dtype(type)).to(device, /*non_blocking=*/false, /*copy=*/true);
       return Wrap(env, t);
     });

@@ -34,6 +34,17 @@ void AdamW::step(const torch::Tensor& apply) {
                 std::to_string(options_.beta1) + ", " + std::to_string(options_.beta2) +
                 ") gives an update scale outside float32's range; the weights were left unchanged");
   }
+  // The update's size is bounded whatever the gradients: by Cauchy–Schwarz over the moving averages,
+  // |m|/√v ≤ (1−β1)/√((1−β2)(1−β1²/β2)) when β1² < β2, so |Δp| ≤ stepSize·√bias2 times that. A rate for
+  // which even this bound leaves float32's range would write infinities: refused before anything changes.
+  if (options_.beta1 * options_.beta1 < options_.beta2) {
+    const double ratio = (1.0 - options_.beta1) /
+                         std::sqrt((1.0 - options_.beta2) * (1.0 - options_.beta1 * options_.beta1 / options_.beta2));
+    const double largestUpdate = stepSize * sqrtBias2 * ratio;
+    require(std::isfinite(largestUpdate) && largestUpdate <= limit / 2, code::kNumeric,
+            "AdamW: lr " + std::to_string(options_.lr) + " allows updates of up to " + std::to_string(largestUpdate) +
+                " per weight, beyond float32's range; the weights were left unchanged");
+  }
   steps_ = next;
   // On the CPU the flag costs nothing to read: skip the update outright instead of computing it on copies.
   const bool gated = apply.defined() && !apply.device().is_cpu();
