@@ -44,7 +44,7 @@ test('200 requests from 20 concurrent clients, bad ones mixed in: no errors for 
   global.gc?.();
   const rssAfter = process.memoryUsage().rss;
   latencies.sort((a, b) => a - b);
-  t.diagnostic(`${requests.length} requests (${latencies.length} good) from 20 clients in ${seconds.toFixed(1)} s; good: p50 ${percentile(latencies, 0.5).toFixed(0)} ms, p99 ${percentile(latencies, 0.99).toFixed(0)} ms`);
+  t.diagnostic(`${requests.length} requests (${latencies.length} good) from 20 clients in ${seconds.toFixed(1)} s (${(requests.length / seconds).toFixed(0)} requests/s); good: p50 ${percentile(latencies, 0.5).toFixed(0)} ms, p99 ${percentile(latencies, 0.99).toFixed(0)} ms`);
   t.diagnostic(`RSS before ${(rssBefore / 2 ** 20).toFixed(0)} MiB, after ${(rssAfter / 2 ** 20).toFixed(0)} MiB`);
   assert.deepEqual(failures, []);
   assert.equal((await fetch(`${url}/healthz`)).status, 200);

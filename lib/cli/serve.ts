@@ -5,6 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { SeqsamError } from '../errors.js';
 import { checkExposure } from '../serve/access-policy.js';
 import { defaultLimits } from '../serve/limits.js';
+import { defaultBatching } from '../serve/prediction-batcher.js';
 import { requireWeights, withModelOptions, type ModelArgs } from './model-flags.js';
 import { loadModel } from './model-options.js';
 
@@ -15,6 +16,8 @@ interface ServeArgs extends ModelArgs {
   timeout: number;
   maxImageSide: number;
   cacheMb: number;
+  batchSize: number;
+  maxDelayMs: number;
   log: boolean;
 }
 
@@ -33,6 +36,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('timeout', { type: 'number', default: defaultLimits.timeoutMs / 1000, describe: 'seconds a request may take before it is answered 503' })
       .option('max-image-side', { type: 'number', default: defaultLimits.imageSide, describe: 'longest image side accepted, pixels' })
       .option('cache-mb', { type: 'number', default: defaultLimits.cacheBytes / 2 ** 20, describe: 'memory for embeddings kept between requests, MiB' })
+      .option('batch-size', { type: 'number', default: defaultBatching.batchSize, describe: 'concurrent predictions decoded in one native call, at most (1: one by one)' })
+      .option('max-delay-ms', { type: 'number', default: defaultBatching.maxDelayMs, describe: 'how long a prediction waits for others to share its call, ms' })
       .option('log', { type: 'boolean', default: false, describe: 'log every request (JSON lines on stdout)' })
       .example('$0 serve --random-weights', 'the tiny model on random weights, at http://127.0.0.1:8080 (a demo of the page)')
       .example('$0 serve --checkpoint runs/lidc/best.safetensors --host 0.0.0.0 --token "$(openssl rand -hex 16)"', 'reachable from other machines, with a token') as unknown as Argv<ServeArgs>,
@@ -41,6 +46,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     checkWhole('port', args.port, 0, 65535);
     checkWhole('max-image-side', args.maxImageSide, 1, 32768);
     if (!(args.timeout > 0 && args.timeout <= 3600)) throw new SeqsamError('ERR_ARGUMENT', `--timeout must be in (0, 3600] seconds (got ${args.timeout})`);
+    checkWhole('batch-size', args.batchSize, 1, 64);
+    if (!(args.maxDelayMs >= 0 && args.maxDelayMs <= 60_000)) throw new SeqsamError('ERR_ARGUMENT', `--max-delay-ms must be in [0, 60000] (got ${args.maxDelayMs})`);
     if (!(args.cacheMb >= 0)) throw new SeqsamError('ERR_ARGUMENT', `--cache-mb must be ≥ 0 (got ${args.cacheMb})`);
     checkExposure(args.host, token); // before the model loads: a refused command line costs nothing
     requireWeights(args, 'serve');
@@ -51,6 +58,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       port: args.port,
       token,
       log: args.log,
+      batching: { batchSize: args.batchSize, maxDelayMs: args.maxDelayMs },
       limits: { timeoutMs: args.timeout * 1000, imageSide: args.maxImageSide, cacheBytes: args.cacheMb * 2 ** 20 },
     }).catch((error: Error & { code?: string }) => {
       model.dispose();

@@ -7,6 +7,7 @@ import { packageVersion } from '../runtime.js';
 import type { EmbeddingStore } from './embedding-store.js';
 import { readUploadedImage } from './image-upload.js';
 import type { ServeLimits } from './limits.js';
+import type { PredictionBatcher } from './prediction-batcher.js';
 import { greyPng, maskPixels, runLength, scaledPixels } from './mask-encoding.js';
 import { withTimeout } from './request-timeout.js';
 import { embedSchema, healthSchema, predictSchema } from './schemas.js';
@@ -20,7 +21,7 @@ interface PredictBody {
   format: 'png' | 'rle';
 }
 
-export function apiRoutes(app: FastifyInstance, store: EmbeddingStore, limits: ServeLimits): void {
+export function apiRoutes(app: FastifyInstance, store: EmbeddingStore, batcher: PredictionBatcher, limits: ServeLimits): void {
   const model = store.model;
   const config = model.config;
 
@@ -35,7 +36,9 @@ export function apiRoutes(app: FastifyInstance, store: EmbeddingStore, limits: S
     if (!box && !points) throw new SeqsamError('ERR_ARGUMENT', 'give a box and/or points');
     if (request.body.pointLabels && !points) throw new SeqsamError('ERR_ARGUMENT', 'pointLabels given without points');
     const pointLabels = points ? (request.body.pointLabels ?? points.map(() => 1)) : undefined;
-    const work = store.with(id, (embedding) => model.predict(embedding, { box, points, pointLabels, numMasks }));
+    // Through the batcher: concurrent requests share decoder calls. The lease on the embedding holds until
+    // the batch this prompt joined has run.
+    const work = store.with(id, (embedding) => batcher.predict(embedding, { box, points, pointLabels, numMasks }));
     const out = await withTimeout(work, limits.timeoutMs, 'the prediction', (late) => late.dispose());
     try {
       const [, m, height, width] = out.masks.shape;

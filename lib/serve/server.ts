@@ -5,12 +5,14 @@ import { fastify, type FastifyInstance } from 'fastify';
 
 import type { SeqSam } from '../model/seqsam.js';
 import { packageVersion } from '../runtime.js';
+import { checkNumber } from '../validate.js';
 import { bearerMatches, checkExposure } from './access-policy.js';
 import { apiRoutes } from './api-routes.js';
 import { EmbeddingStore } from './embedding-store.js';
 import { httpError, replyWithError } from './http-errors.js';
 import { defaultLimits, type ServeLimits } from './limits.js';
 import { pageRoutes, publicPaths } from './page-routes.js';
+import { defaultBatching, PredictionBatcher, type BatchingOptions } from './prediction-batcher.js';
 
 export interface ServeOptions {
   // default 127.0.0.1; anything but loopback needs a token
@@ -20,6 +22,8 @@ export interface ServeOptions {
   // required on a non-loopback host; then every API request needs `Authorization: Bearer <token>`
   token?: string;
   limits?: Partial<ServeLimits>;
+  /** How concurrent predictions share decoder calls (default batchSize 8, maxDelayMs 5). */
+  batching?: Partial<BatchingOptions>;
   // fastify's request log (default off)
   log?: boolean;
 }
@@ -45,6 +49,10 @@ export async function createServer(model: SeqSam, options: ServeOptions = {}): P
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
   });
   const store = new EmbeddingStore(model, limits.cacheBytes);
+  const batching = { ...defaultBatching, ...options.batching };
+  checkNumber('serve: batching.batchSize', batching.batchSize, { min: 1, max: 64, integer: true });
+  checkNumber('serve: batching.maxDelayMs', batching.maxDelayMs, { min: 0, max: 60_000 });
+  const batcher = new PredictionBatcher(model, batching);
   app.setErrorHandler(replyWithError);
   app.setNotFoundHandler((request, reply) => replyWithError(httpError(404, 'ERR_ARGUMENT', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply));
   if (options.token) {
@@ -60,10 +68,13 @@ export async function createServer(model: SeqSam, options: ServeOptions = {}): P
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
-  apiRoutes(app, store, limits);
+  apiRoutes(app, store, batcher, limits);
   pageRoutes(app);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.addHook('onClose', async () => store.clear());
+  app.addHook('onClose', async () => {
+    await batcher.close(); // before the embeddings its queued prompts use go
+    store.clear();
+  });
   return { app, store };
 }
 

@@ -8,10 +8,10 @@ import { cat } from '../ops.js';
 import type { Tensor } from '../tensor.js';
 import { sliceBatch } from './batch-slice.js';
 import type { Deferred } from './deferred.js';
-import type { CheckedRequest } from './stream-request.js';
+import type { DecoderPrompt } from './stream-request.js';
 
 export interface DecoderJob {
-  checked: CheckedRequest;
+  checked: DecoderPrompt;
   embedding: ImageEmbedding;
   result: Deferred<SeqSamPrediction>;
 }

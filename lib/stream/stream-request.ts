@@ -5,14 +5,23 @@ import type { Box, Point } from '../model/prompts.js';
 import { checkNumMasks } from '../validate.js';
 import type { StreamRequest } from './types.js';
 
-export interface CheckedRequest {
-  request: StreamRequest;
+/** A prompt ready for a decoder batch: what decides which other prompts it can share a native call with. */
+export interface DecoderPrompt {
   box?: Box;
   points?: Point[];
   pointLabels?: number[];
   numMasks: number;
   // what lets two requests share a decoder call besides sizes and M: box, N points, or both
   promptKind: string;
+}
+
+export interface CheckedRequest extends DecoderPrompt {
+  request: StreamRequest;
+}
+
+/** The prompt kind two requests must share to be decoded together: box, N points, or both. */
+export function promptKindOf(box: Box | undefined, points: Point[] | undefined): string {
+  return [box ? 'box' : '', points ? `points${points.length}` : ''].filter(Boolean).join('+');
 }
 
 const known = new Set(['image', 'box', 'points', 'pointLabels', 'numMasks']);
@@ -34,6 +43,6 @@ export function checkStreamRequest(field: string, value: unknown): CheckedReques
   if (request.pointLabels !== undefined && !Array.isArray(request.pointLabels)) throw new SeqsamError('ERR_ARGUMENT', `${field}.pointLabels must be an array`);
   const numMasks = checkNumMasks(`${field}.numMasks`, request.numMasks ?? 4);
   const pointLabels = points ? (request.pointLabels ?? points.map(() => 1)) : undefined;
-  const promptKind = [box ? 'box' : '', points ? `points${points.length}` : ''].filter(Boolean).join('+');
+  const promptKind = promptKindOf(box, points);
   return { request, box, points, pointLabels, numMasks, promptKind };
 }
