@@ -22,6 +22,14 @@ function syntheticOptions(text: string): { count: number; size?: number; raters?
   return out as { count: number };
 }
 
+/** The folder a `qubiq:<folder>[#training|#validation]` spec names (without the part after #), else null. */
+export function qubiqRoot(spec: string): string | null {
+  if (!spec.startsWith('qubiq:')) return null;
+  const root = spec.slice('qubiq:'.length).split('#')[0]!;
+  if (!root) throw new SeqsamError('ERR_ARGUMENT', `--data ${spec}: name the path after "qubiq:"`);
+  return root;
+}
+
 export interface OpenDatasetOptions {
   onProgress?: (fraction: number) => void;
   /** 'reference': the loaders read as the reference did (LIDC ×255 intensity, QUBIQ's preprocessing). */

@@ -5,16 +5,16 @@ import { writeFile } from 'node:fs/promises';
 
 import type { Argv, CommandModule } from 'yargs';
 
-import { splitByGroup } from '../data/split.js';
 import { SeqsamError } from '../errors.js';
 import { format } from '../metrics.js';
 import { evaluate } from '../train/evaluate.js';
-import { datasetSpecHelp, openDataset } from './dataset-spec.js';
+import { datasetSpecHelp } from './dataset-spec.js';
 import { interruptSignal } from './interrupt.js';
 import { requireWeights, withModelOptions, type ModelArgs } from './model-flags.js';
 import { checkpointMetadata, loadModel } from './model-options.js';
 import { defaultSplit, recordedSplit, splitByChoices, type SplitBy, type SplitSettings } from '../data/split-settings.js';
 import { protocolCheckpoint, protocolOption, protocolSplitBy, type ProtocolFlag } from './protocol-flag.js';
+import { openEvaluationPart } from './split-parts.js';
 
 interface EvalArgs extends ModelArgs {
   data: string;
@@ -41,7 +41,7 @@ function splitSettings(args: EvalArgs, recorded: SplitSettings | null, protocol:
     fractions: args.fractions ?? base.fractions,
     // An explicit --protocol reference asks for its split over the recorded one; one inherited from the
     // checkpoint comes with the split recorded beside it.
-    by: args.splitBy ?? (args.protocol || !recorded ? protocolSplitBy(protocol, undefined, base.by) : recorded.by),
+    by: args.splitBy ?? (args.protocol || !recorded ? protocolSplitBy(protocol, undefined, base.by, args.data) : recorded.by),
     source: given ? 'as given' : recorded ? 'as recorded in the checkpoint' : 'the defaults',
   };
 }
@@ -53,7 +53,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     withModelOptions(y, ['model', 'preset', 'config', 'checkpoint', 'device', 'seed', 'threads', 'random-weights'])
       .option('data', { type: 'string', demandOption: true, describe: datasetSpecHelp })
       .option('split', { choices: ['train', 'val', 'test', 'all'] as const, default: 'test' as const, describe: 'which part of the split `train` made (its settings come from the checkpoint)' })
-      .option('split-by', { choices: splitByChoices, describe: "keep each patient in one split, shuffle single images, or the reference's file order (default: as recorded in the checkpoint, else group; reference under --protocol reference)" })
+      .option('split-by', { choices: splitByChoices, describe: "keep each patient in one split, shuffle single images, the reference's file order, or QUBIQ's folders (test: the validation folder; train: the training folder) (default: as recorded in the checkpoint, else group; under --protocol reference: folders for qubiq:, else reference)" })
       .option('protocol', { ...protocolOption, describe: `${protocolOption.describe} (default: as the checkpoint was trained; a run folder as --checkpoint gives its last.safetensors under it, best.safetensors otherwise)` })
       .option('fractions', { type: 'array', number: true, describe: 'train/val/test fractions (default: as recorded in the checkpoint, else 0.8 0.1 0.1)' })
       .option('split-seed', { type: 'number', describe: 'seed of the split (default: as recorded in the checkpoint, else --seed)' })
@@ -72,10 +72,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const protocol = args.protocol ?? (metadata.protocol === 'reference' ? 'reference' : undefined);
     if (protocol && !args.protocol) process.stderr.write(`seqsam eval: ${args.checkpoint} was trained under protocol ${protocol}: its data reading and split apply (as recorded)\n`);
     const settings = splitSettings(args, args.checkpoint ? recordedSplit(args.checkpoint, metadata) : null, protocol);
-    const dataset = await openDataset(args.data, { protocol });
-    const split = splitByGroup(dataset, { seed: settings.seed, fractions: settings.fractions, by: settings.by });
-    const indices = args.split === 'all' ? undefined : split[args.split];
-    if (indices && !indices.length) {
+    const { dataset, indices } = await openEvaluationPart(args.data, settings, args.split, { protocol });
+    if (args.split !== 'all' && !indices.length) {
       throw new SeqsamError(
         'ERR_DATA',
         `eval: the ${args.split} split of ${args.data} is empty: ${dataset.length} images split by ${settings.by} with fractions ${settings.fractions.join('/')} and seed ${settings.seed} (${settings.source}); choose --split, --fractions or --split-by`,

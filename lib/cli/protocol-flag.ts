@@ -1,8 +1,8 @@
 // `--protocol reference` on `train` and `eval`: the reference code's behaviours as one switch. Training:
 // gradient clipping 1.0, AdamW without decay on biases and LayerNorms, the row-wise baseline Dice,
 // pick-indexed blank masking (model/training-protocol.ts); data: LIDC ×255 intensity and QUBIQ's
-// preprocessing (the loaders' `protocol` option); the split in file order (data/reference-split.ts); and
-// evaluation of the final model (last.safetensors), not the one best on validation.
+// preprocessing (the loaders' `protocol` option); the split in file order (data/reference-split.ts), or
+// for QUBIQ the release's training and validation folders (data/qubiq-folder-split.ts); and evaluation of the final model (last.safetensors), not the one best on validation.
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -10,17 +10,20 @@ import { basename, join } from 'node:path';
 import { readSafetensorsHeader } from '../checkpoint/index.js';
 import { SeqsamError } from '../errors.js';
 import type { SplitBy } from '../data/split-settings.js';
+import { qubiqRoot } from './dataset-spec.js';
 
 export type ProtocolFlag = 'reference';
 
 export const protocolOption = {
   choices: ['reference'] as const,
-  describe: "the reference code's protocol: clip 1.0, decay exemptions, row-wise baseline Dice, pick-indexed blank masks, LIDC x255 / QUBIQ preprocessing, the file-order split (val 10 %, test 10 %, train the rest), the final model evaluated",
+  describe: "the reference code's protocol: clip 1.0, decay exemptions, row-wise baseline Dice, pick-indexed blank masks, LIDC x255 / QUBIQ preprocessing, the file-order split (val 10 %, test 10 %, train the rest; QUBIQ: its training folder trains, its validation folder is the test part), the final model evaluated",
 } as const;
 
-/** The split the protocol implies where --split-by is not given. */
-export function protocolSplitBy(protocol: ProtocolFlag | undefined, given: SplitBy | undefined, fallback: SplitBy): SplitBy {
-  return given ?? (protocol === 'reference' ? 'reference' : fallback);
+/** The split the protocol implies where --split-by is not given: QUBIQ's own folders, else the file order. */
+export function protocolSplitBy(protocol: ProtocolFlag | undefined, given: SplitBy | undefined, fallback: SplitBy, data: string): SplitBy {
+  if (given) return given;
+  if (protocol !== 'reference') return fallback;
+  return qubiqRoot(data) === null ? 'reference' : 'folders';
 }
 
 /**

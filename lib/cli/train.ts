@@ -6,12 +6,11 @@ import { join } from 'node:path';
 
 import type { Argv, CommandModule } from 'yargs';
 
-import { splitByGroup } from '../data/split.js';
 import { joinRankFromEnv, launchRanksIfAsked, leaveRank, nprocOption } from '../distributed/cli-ranks.js';
 import { SeqsamError } from '../errors.js';
 import type { TrainingOptions } from '../model/seqsam.js';
 import { train, type BestMetric } from '../train/trainer.js';
-import { datasetSpecHelp, openDataset } from './dataset-spec.js';
+import { datasetSpecHelp } from './dataset-spec.js';
 import { interruptSignal } from './interrupt.js';
 import { withModelOptions, type ModelArgs } from './model-flags.js';
 import { loadModel } from './model-options.js';
@@ -19,6 +18,7 @@ import { createProgressReport, parseProgressEvery, progressOption, type Progress
 import { prepareRunFolder } from './run-folder.js';
 import { splitMetadata, splitByChoices, type SplitBy } from '../data/split-settings.js';
 import { protocolOption, protocolSplitBy, type ProtocolFlag } from './protocol-flag.js';
+import { openTrainingParts } from './split-parts.js';
 
 interface TrainArgs extends ModelArgs {
   data: string;
@@ -80,7 +80,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('best-metric', { choices: ['ged', 'dice', 'diceMax', 'hmIou'] as const, default: 'ged' as const, describe: 'validation metric that picks best.safetensors (GED: lower is better)' })
       .option('box-from', { choices: ['random-label', 'union'] as const, default: 'random-label' as const, describe: 'box prompt around one rater\'s mask or all' })
       .option('jitter', { type: 'number', default: 0, describe: 'random box enlargement in pixels' })
-      .option('split-by', { choices: splitByChoices, describe: "keep each patient in one split (default), shuffle single images, or the reference's file order (val 10 %, test 10 %, train the rest; the default under --protocol reference)" })
+      .option('split-by', { choices: splitByChoices, describe: "keep each patient in one split (default), shuffle single images, the reference's file order (val 10 %, test 10 %, train the rest; the default under --protocol reference), or QUBIQ's folders (train on its training folder, none validated; the default for qubiq: under --protocol reference)" })
       .option('protocol', protocolOption)
       .option('fractions', { type: 'array', number: true, default: [0.8, 0.1, 0.1], describe: 'train/val/test fractions (split by patient)' })
       .option('resume', { type: 'string', describe: 'continue from a checkpoint (no value: <out>/last.safetensors)' })
@@ -96,9 +96,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     if (await launchRanksIfAsked(args)) return;
     const every = parseProgressEvery(args.progressEvery);
     await prepareRunFolder(args.out, { resume: args.resume !== undefined, overwrite: args.overwrite });
-    const dataset = await openDataset(args.data, { protocol: args.protocol });
-    const splitBy = protocolSplitBy(args.protocol, args.splitBy, 'group');
-    const split = splitByGroup(dataset, { seed: args.seed, fractions: args.fractions, by: splitBy });
+    const splitBy = protocolSplitBy(args.protocol, args.splitBy, 'group', args.data);
+    const { dataset, ...split } = await openTrainingParts(args.data, { seed: args.seed, fractions: args.fractions, by: splitBy }, { protocol: args.protocol });
     const resume = args.resume === undefined ? undefined : args.resume === '' ? join(args.out, 'last.safetensors') : args.resume;
     if (resume && args.checkpoint) throw new SeqsamError('ERR_ARGUMENT', '--resume restores weights and optimizer from its checkpoint; drop --checkpoint');
     const training: TrainingOptions = {

@@ -17,6 +17,7 @@ export { splitByGroup, splitByImage, collectGroups, type Split, type SplitOption
 export { splitInFileOrder } from './reference-split.js';
 export { lidcPickle, LidcPickleDataset, type LidcPickleOptions } from './lidc-pickle.js';
 export { qubiq, QubiqDataset, type QubiqOptions } from './qubiq.js';
+export { qubiqFolderPart, qubiqFolderOfPart, type QubiqFolderPart } from './qubiq-folder-split.js';
 export { folder, FolderDataset, type FolderOptions } from './folder.js';
 export {
   synthetic,

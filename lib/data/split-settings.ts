@@ -1,18 +1,22 @@
-// How `seqsam train` (and the demo) split the data (seed, fractions, by group, image or the reference's
-// file order), recorded in their checkpoints as metadata 'split' so that `eval` takes the same test split
+// How `seqsam train` (and the demo) split the data (seed, fractions, by group, image, the reference's
+// file order or QUBIQ's own folders), recorded in their checkpoints as metadata 'split' so that `eval` takes the same test split
 // without being told again.
 import { SeqsamError } from '../errors.js';
 
-/** How a dataset was split; with by 'reference' (file order: see reference-split.ts) seed and fractions do not apply. */
+/**
+ * How a dataset was split. With by 'reference' (file order: see reference-split.ts) or 'folders' (QUBIQ's
+ * training folder trains, its validation folder is the test part: see qubiq-folder-split.ts) seed and
+ * fractions do not apply.
+ */
 export interface SplitSettings {
   seed: number;
   fractions: number[];
   by: SplitBy;
 }
 
-export type SplitBy = 'group' | 'image' | 'reference';
+export type SplitBy = 'group' | 'image' | 'reference' | 'folders';
 
-export const splitByChoices: readonly SplitBy[] = ['group', 'image', 'reference'];
+export const splitByChoices: readonly SplitBy[] = ['group', 'image', 'reference', 'folders'];
 
 export const defaultSplit: SplitSettings = { seed: 0, fractions: [0.8, 0.1, 0.1], by: 'group' };
 

@@ -16,9 +16,10 @@ export interface SplitOptions {
   /**
    * 'group' (default), 'image' (= splitByImage: shuffled images), or 'reference' (the reference's split:
    * in file order, validation the first 10 %, test the next 10 %, training the rest; fractions and seed
-   * do not apply).
+   * do not apply). 'folders' (QUBIQ's training and validation folders) is no split of one dataset and
+   * is refused: open each folder with qubiqFolderPart (qubiq-folder-split.ts).
    */
-  by?: 'group' | 'image' | 'reference';
+  by?: 'group' | 'image' | 'reference' | 'folders';
 }
 
 /** Sample indices of each part of a split, ascending; every index is in exactly one part. */
@@ -105,6 +106,9 @@ function shuffle<T>(items: T[], seed: number): T[] {
 export function splitByGroup(input: SplitInput, options: SplitOptions = {}): Split {
   if (options.by === 'image') return splitByImage(input, options);
   if (options.by === 'reference') return splitInFileOrder(typeof input === 'number' ? input : (input as { length: number }).length);
+  if (options.by === 'folders') {
+    throw new DataError("splitByGroup: by 'folders' is QUBIQ's two folders, not a split of one dataset; open each part with qubiqFolderPart(root, 'train' | 'test')", 'ERR_ARGUMENT');
+  }
   if (options.by !== undefined && options.by !== 'group') {
     throw new DataError(`splitByGroup: option by must be 'group', 'image' or 'reference', got ${JSON.stringify(options.by)}`, 'ERR_ARGUMENT');
   }

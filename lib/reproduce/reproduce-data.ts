@@ -3,7 +3,7 @@
 // the rest); validation is not used, since the final model is evaluated. QUBIQ: the release's training
 // folder trains and its validation folder is evaluated (the reference has no test folder of its own).
 import { SeqsamError } from '../errors.js';
-import { qubiq } from '../data/qubiq.js';
+import { qubiqFolderPart } from '../data/qubiq-folder-split.js';
 import { splitByGroup } from '../data/split.js';
 import type { Dataset } from '../data/types.js';
 import type { ReproduceDataset } from './settings.js';
@@ -34,8 +34,8 @@ export async function reproduceData(kind: ReproduceDataset, spec: string, openDa
   if (kind === 'qubiq') {
     const root = spec.slice('qubiq:'.length);
     if (!root || root.includes('#')) throw new SeqsamError('ERR_ARGUMENT', `--data ${spec}: give the QUBIQ folder without #training / #validation (both are read)`);
-    const training = await qubiq(root, { split: 'training', protocol: 'reference' });
-    const validation = await qubiq(root, { split: 'validation', protocol: 'reference' });
+    const training = await qubiqFolderPart(root, 'train', { protocol: 'reference' });
+    const validation = await qubiqFolderPart(root, 'test', { protocol: 'reference' });
     return {
       train: { dataset: training, indices: all(training) },
       test: { dataset: validation, indices: all(validation) },

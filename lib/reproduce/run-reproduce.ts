@@ -177,7 +177,7 @@ async function trainRun(run: ReproduceRun, dir: string, part: DataPart, cache: E
       checkpointDir: dir,
       logFile: join(dir, 'train.jsonl'),
       // What `seqsam eval` needs to find the test images again (QUBIQ: the whole validation folder).
-      metadata: splitMetadata(settings.dataset === 'qubiq' ? { seed: settings.seed, fractions: [1, 0, 0], by: 'image' } : { seed: settings.seed, fractions: [0.8, 0.1, 0.1], by: 'reference' }),
+      metadata: splitMetadata({ seed: settings.seed, fractions: [0.8, 0.1, 0.1], by: settings.dataset === 'qubiq' ? 'folders' : 'reference' }),
       signal: options.signal,
       progressBar: options.progressBar ?? false,
     });
