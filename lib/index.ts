@@ -18,4 +18,4 @@ export * as data from './data/index.js';
 export * as metrics from './metrics.js';
 export * as train from './train/index.js';
 export * as distributed from './distributed/index.js';
-export type { StreamRequest, PredictStreamOptions, StreamResult, StreamFailure, StreamOutput } from './stream/types.js';
+export type { StreamRequest, PredictStreamOptions, StreamResult, StreamFailure, StreamOutput } from './model/stream/types.js';

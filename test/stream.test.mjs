@@ -9,8 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 
 import { SeqSam, tensorStats, tinyConfig } from '../dist/lib/index.js';
-import { PredictTransform } from '../dist/lib/stream/predict-transform.js';
-import { EmbeddingCache } from '../dist/lib/stream/embedding-cache.js';
+import { PredictTransform } from '../dist/lib/model/stream/predict-transform.js';
+import { EmbeddingCache } from '../dist/lib/model/stream/embedding-cache.js';
 import { ImageEmbedding } from '../dist/lib/index.js';
 import { Tensor } from '../dist/lib/index.js';
 import { relativeL2 } from './helpers.mjs';

@@ -265,7 +265,7 @@ async function benchCudaInference(entries: Entry[], repeats: number): Promise<vo
 
 // A stream of requests through predictStream against one-by-one predict (tiny model: the CPU runs it in seconds).
 async function benchStream(entries: Entry[], repeats: number): Promise<void> {
-  const { measureStream } = await import('../stream/stream-bench.js');
+  const { measureStream } = await import('../model/stream/stream-bench.js');
   for (const row of await measureStream({ repeats })) {
     entries.push({ name: row.name, threads: info().threads, value: row.requestsPerSecond, unit: 'images/s', note: `latency p50 ${row.p50Ms.toFixed(0)} ms, p99 ${row.p99Ms.toFixed(0)} ms` });
   }

@@ -2,6 +2,5 @@
 export { available, init, current, barrier, allReduceSum, agree, destroy, type DistributedOptions, type DistributedGroup } from './process-group.js';
 export { fromEnv, inDistributedEnv } from './torchrun-env.js';
 export { rankBatch, stepsPerEpoch, strideShard } from './shard.js';
-export { evaluateSharded } from './sharded-evaluate.js';
 export { broadcastWeights } from './model-broadcast.js';
 export { launchLocalRanks, type LaunchOptions } from './local-launch.js';

@@ -11,8 +11,8 @@ import { parseMetadataJson } from '../checkpoint/metadata-json.js';
 import { checkKeys, checkNumMasks, checkObject } from '../validate.js';
 import { prediction, type SamPrediction } from './sam.js';
 import { resolveTrainingProtocol } from './training-protocol.js';
-import { predictStream } from '../stream/predict-stream.js';
-import type { PredictStreamOptions, StreamOutput, StreamRequest } from '../stream/types.js';
+import { predictStream } from './stream/predict-stream.js';
+import type { PredictStreamOptions, StreamOutput, StreamRequest } from './stream/types.js';
 
 /**
  * The training setup of a {@link SeqSam}: objective, loss rules and AdamW. Unknown keys are refused
@@ -283,7 +283,7 @@ export class SeqSam extends ModelBase {
   /**
    * Predictions for a stream of `{ image, box | points, numMasks }` requests, in input order: batched
    * (encoder and decoder), with embeddings reused for repeated images, bounded in flight, cancelled by
-   * `signal`. See lib/stream/predict-stream.ts; each result is the caller's to dispose.
+   * `signal`. See lib/model/stream/predict-stream.ts; each result is the caller's to dispose.
    */
   predictStream(source: AsyncIterable<StreamRequest> | Iterable<StreamRequest>, options: PredictStreamOptions = {}): AsyncGenerator<StreamOutput, void, undefined> {
     return predictStream(this, source, options);

@@ -3,7 +3,7 @@
 // embedded) answers 404, and the client embeds again.
 import type { ImageEmbedding } from '../model/embedding.js';
 import type { SeqSam } from '../model/seqsam.js';
-import { EmbeddingCache, type EmbeddingLease } from '../stream/embedding-cache.js';
+import { EmbeddingCache, type EmbeddingLease } from '../model/stream/embedding-cache.js';
 import { httpError } from './http-errors.js';
 import type { UploadedImage } from './image-upload.js';
 

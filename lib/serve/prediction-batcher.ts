@@ -1,16 +1,16 @@
 // Predictions from concurrent HTTP requests, sharing native decoder calls: each request's prompt joins the
-// stream's decoder queue (lib/stream/batch-queue.ts), grouped with others of the same image size, M and
-// prompt kind, and a group runs as one call (lib/stream/decoder-batch.ts) when it fills batchSize or its
+// stream's decoder queue (lib/model/stream/batch-queue.ts), grouped with others of the same image size, M and
+// prompt kind, and a group runs as one call (lib/model/stream/decoder-batch.ts) when it fills batchSize or its
 // oldest prompt has waited maxDelayMs. One lane issues the calls one after another, as the native model
 // runs one at a time anyway; it sleeps while nothing is queued.
 import { SeqsamError } from '../errors.js';
 import type { ImageEmbedding } from '../model/embedding.js';
 import { packPrompts, type Box, type Point } from '../model/prompts.js';
 import type { SeqSam, SeqSamPrediction } from '../model/seqsam.js';
-import { BatchQueue } from '../stream/batch-queue.js';
-import { decoderKey, runDecoderBatch, type DecoderJob } from '../stream/decoder-batch.js';
-import { deferred, Wakeup } from '../stream/deferred.js';
-import { promptKindOf } from '../stream/stream-request.js';
+import { BatchQueue } from '../model/stream/batch-queue.js';
+import { decoderKey, runDecoderBatch, type DecoderJob } from '../model/stream/decoder-batch.js';
+import { deferred, Wakeup } from '../model/stream/deferred.js';
+import { promptKindOf } from '../model/stream/stream-request.js';
 
 /** One request's prompt, in original-image pixels, and M. */
 export interface BatchedPrompt {

@@ -3,6 +3,7 @@ export { train, epochOrder, sampleRng, readTrainerState, removeCheckpoints, lowe
 export type { TrainOptions, TrainResult, TrainerState, ProgressEvent, EvaluationEvent, BestMetric } from './trainer.js';
 export { evaluate, modelGeometry, targetTensors } from './evaluate.js';
 export type { EvaluateOptions, EvaluationResult } from './evaluate.js';
+export { evaluateSharded } from './sharded-evaluate.js';
 export { EmbeddingCache, encoderFingerprint, fingerprintTensors, cacheDevice, deviceReserveBytes } from './embedding-cache.js';
 export type { EmbeddingCacheOptions, EmbeddingCacheStats, EncoderModel, CachePlacement } from './embedding-cache.js';
 export { constant, linear, cosine, createSchedule, describeSchedule } from './schedules.js';

@@ -19,7 +19,7 @@ import { hashSeed, mulberry32 } from '../data/synthetic.js';
 import type { Dataset, Sample } from '../data/types.js';
 import { broadcastWeights } from '../distributed/model-broadcast.js';
 import { agreeOnRun } from '../distributed/run-agreement.js';
-import { evaluateSharded } from '../distributed/sharded-evaluate.js';
+import { evaluateSharded } from './sharded-evaluate.js';
 import { rankBatch, stepsPerEpoch as distributedStepsPerEpoch } from '../distributed/shard.js';
 import type { DistributedGroup } from '../distributed/process-group.js';
 import { SeqsamError, isSeqsamError } from '../errors.js';

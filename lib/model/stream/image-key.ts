@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
-import { SeqsamError } from '../errors.js';
-import type { ImageInput, ImageOptions, RawPixels } from '../model/image-input.js';
+import { SeqsamError } from '../../errors.js';
+import type { ImageInput, ImageOptions, RawPixels } from '../image-input.js';
 
 export interface KeyedImage {
   key: string;

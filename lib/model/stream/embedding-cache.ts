@@ -2,7 +2,7 @@
 // the moment its image is first asked for (pending until the encoder answers), so a second request for an
 // image still being encoded waits for that encoding instead of starting another. Entries in use are pinned:
 // eviction skips them, and one evicted or cleared while pinned is disposed when its last user lets go.
-import { ImageEmbedding } from '../model/embedding.js';
+import { ImageEmbedding } from '../embedding.js';
 import { deferred, type Deferred } from './deferred.js';
 
 interface Entry {

@@ -1,11 +1,11 @@
 // One decoder call for several prompts of the same sizes, M and prompt kind: their embeddings joined into
 // (B, C, h, w) (or one (1, C, h, w) when they all share an image, which the decoder broadcasts), the
 // outputs split back per request.
-import { ImageEmbedding } from '../model/embedding.js';
-import type { PromptInput } from '../model/prompts.js';
-import type { SeqSam, SeqSamPrediction } from '../model/seqsam.js';
-import { cat } from '../ops.js';
-import type { Tensor } from '../tensor.js';
+import { ImageEmbedding } from '../embedding.js';
+import type { PromptInput } from '../prompts.js';
+import type { SeqSam, SeqSamPrediction } from '../seqsam.js';
+import { cat } from '../../ops.js';
+import type { Tensor } from '../../tensor.js';
 import { sliceBatch } from './batch-slice.js';
 import type { Deferred } from './deferred.js';
 import type { DecoderPrompt } from './stream-request.js';

@@ -1,8 +1,8 @@
 // The numbers behind `seqsam bench --case stream`: a stream of 64 requests through predictStream against
 // the same requests one by one (embed, then predict, each awaited), on the tiny model.
-import { tinyConfig } from '../model/config.js';
-import type { RawPixels } from '../model/image-input.js';
-import { SeqSam } from '../model/seqsam.js';
+import { tinyConfig } from '../config.js';
+import type { RawPixels } from '../image-input.js';
+import { SeqSam } from '../seqsam.js';
 import type { StreamRequest } from './types.js';
 
 export interface StreamBenchRow {

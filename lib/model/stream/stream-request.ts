@@ -1,8 +1,8 @@
 // Checks the shape of a stream request before any work is spent on it. Coordinates are checked against
 // the image once its size is known (packPrompts), with the same messages as predict.
-import { SeqsamError } from '../errors.js';
-import type { Box, Point } from '../model/prompts.js';
-import { checkNumMasks } from '../validate.js';
+import { SeqsamError } from '../../errors.js';
+import type { Box, Point } from '../prompts.js';
+import { checkNumMasks } from '../../validate.js';
 import type { StreamRequest } from './types.js';
 
 /** A prompt ready for a decoder batch: what decides which other prompts it can share a native call with. */

@@ -1,9 +1,9 @@
 // One encoder call for several same-size images: the pixels stacked into (B, H, W, 3), each image's
 // embedding handed to its cache entry as a (1, C, h, w) tensor of its own.
-import { ImageEmbedding } from '../model/embedding.js';
-import type { DecodedImage } from '../model/image-input.js';
-import type { SeqSam } from '../model/seqsam.js';
-import { stack } from '../ops.js';
+import { ImageEmbedding } from '../embedding.js';
+import type { DecodedImage } from '../image-input.js';
+import type { SeqSam } from '../seqsam.js';
+import { stack } from '../../ops.js';
 import { sliceBatch } from './batch-slice.js';
 import type { EmbeddingReservation } from './embedding-cache.js';
 

@@ -1,9 +1,9 @@
 // The shapes predictStream takes and gives.
-import type { SeqsamError } from '../errors.js';
-import type { ImageInput, ImageOptions } from '../model/image-input.js';
-import type { Box, Point } from '../model/prompts.js';
-import type { SeqSamPrediction } from '../model/seqsam.js';
-import type { AbortSignalEvents } from '../platform-types.js';
+import type { SeqsamError } from '../../errors.js';
+import type { ImageInput, ImageOptions } from '../image-input.js';
+import type { Box, Point } from '../prompts.js';
+import type { SeqSamPrediction } from '../seqsam.js';
+import type { AbortSignalEvents } from '../../platform-types.js';
 
 /** One request of a prediction stream: an image and its prompt (a box and/or points) and M. */
 export interface StreamRequest {

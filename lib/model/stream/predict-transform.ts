@@ -3,7 +3,7 @@
 // maxInFlight wait inside), and results are not pulled from predictStream while the readable side is full.
 import { Transform, type TransformCallback } from 'node:stream';
 
-import type { SeqSam } from '../model/seqsam.js';
+import type { SeqSam } from '../seqsam.js';
 import { AsyncQueue } from './async-queue.js';
 import { deferred, type Deferred } from './deferred.js';
 import { predictStream } from './predict-stream.js';

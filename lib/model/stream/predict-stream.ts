@@ -10,12 +10,12 @@
 //
 // Backpressure: at most maxInFlight requests are between being read off the source and being taken by the
 // consumer; at the bound the source is not read, so a slow consumer holds memory constant.
-import type { AbortSignalLike } from '../platform-types.js';
-import { SeqsamError, isSeqsamError } from '../errors.js';
-import { decodeImage } from '../model/image-input.js';
-import { packPrompts } from '../model/prompts.js';
-import type { SeqSam, SeqSamPrediction } from '../model/seqsam.js';
-import { checkNumber } from '../validate.js';
+import type { AbortSignalLike } from '../../platform-types.js';
+import { SeqsamError, isSeqsamError } from '../../errors.js';
+import { decodeImage } from '../image-input.js';
+import { packPrompts } from '../prompts.js';
+import type { SeqSam, SeqSamPrediction } from '../seqsam.js';
+import { checkNumber } from '../../validate.js';
 import { BatchQueue } from './batch-queue.js';
 import { runDecoderBatch, decoderKey, type DecoderJob } from './decoder-batch.js';
 import { deferred, Wakeup } from './deferred.js';

@@ -4,9 +4,9 @@
 import { metricNames, summarize, type PerImageMetrics } from '../metrics.js';
 import type { Dataset } from '../data/types.js';
 import type { SeqSam } from '../model/seqsam.js';
-import { evaluate, type EvaluateOptions, type EvaluationResult } from '../train/evaluate.js';
-import { allReduceSum, type DistributedGroup } from './process-group.js';
-import { strideShard } from './shard.js';
+import { evaluate, type EvaluateOptions, type EvaluationResult } from './evaluate.js';
+import { allReduceSum, type DistributedGroup } from '../distributed/process-group.js';
+import { strideShard } from '../distributed/shard.js';
 
 /** evaluate() over the group: `options.indices` (default all) shared out; every rank gets the whole result. */
 export async function evaluateSharded(group: DistributedGroup, model: SeqSam, dataset: Dataset, options: EvaluateOptions = {}): Promise<EvaluationResult> {
