@@ -102,20 +102,22 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
     targetChoices = window.rows(drawTargetChoices(window.globalBatch, k, rng), b).to(device);
   }
   cuda::NoSyncScope noSync(device.is_cuda());  // SEQSAM_CUDA_SYNC_CHECK=error: a host wait from here on throws
+  // SeqSAM's set loss sums over the batch, the baselines' winner-takes-all loss averages (as the reference).
+  const Reduction reduction = config_.reduction.value_or(config_.objective == Objective::SeqSam ? Reduction::Sum : Reduction::Mean);
 
   StepResult result;
   torch::Tensor loss;
   if (config_.objective == Objective::SeqSam) {
     Rollout rollout = model_->rollout(embeddings, batch.prompts, m, config_.feedback);
     torch::Tensor mask = batch.labelMask.defined() ? batch.labelMask.to(labels.device(), torch::kFloat) : nonBlankMask(labels);
-    SetLoss set = matchedSetLoss(rollout.logits, labels, mask, picks, config_.matching, config_.reduction.value_or(Reduction::Sum),
+    SetLoss set = matchedSetLoss(rollout.logits, labels, mask, picks, config_.matching, reduction,
                                  config_.blankMasking);
     loss = set.loss;
     result = {loss.detach(), picks, set.assignment, set.cost.detach(), rollout.logits.detach()};
   } else {
     auto out = model_->decodeOnce(embeddings, batch.prompts, config_.objective == Objective::SamMcl);
     torch::Tensor targets = pickTargetLabels(labels, targetChoices);
-    WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, config_.reduction.value_or(Reduction::Mean), config_.baselineDice);
+    WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, reduction, config_.baselineDice);
     loss = wta.loss;
     result = {loss.detach(), torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
   }
@@ -124,8 +126,7 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   if (!update) return result;
   if (window.group) {
     noSync.release();  // the group's layout check reads a few numbers on the host
-    const bool mean = config_.reduction.value_or(config_.objective == Objective::SeqSam ? Reduction::Sum : Reduction::Mean) == Reduction::Mean;
-    loss = dist::reduceGradients(*window.group, optimizer_->params(), loss, b, k, mean);
+    loss = dist::reduceGradients(*window.group, optimizer_->params(), loss, b, k, reduction == Reduction::Mean);
     result.loss = loss;
   }
   // A non-finite loss or gradient must not reach the weights: the update is gated on the device by this
