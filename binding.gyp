@@ -18,6 +18,7 @@
         "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "SEQSAM_WITH_CUDA=0",
+        "SEQSAM_CUDA_GRAPHS=0",
         "<!@(node scripts/c10d-config.mjs defines)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],

@@ -1,0 +1,157 @@
+#include "cuda/cuda_graph.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "core/errors.h"
+
+// SEQSAM_CUDA_GRAPHS (CMake option, default on) lets a build whose LibTorch's graph API does not fit this
+// code be made without it: callers then run eagerly.
+#if defined(SEQSAM_WITH_CUDA) && SEQSAM_WITH_CUDA && defined(SEQSAM_CUDA_GRAPHS) && SEQSAM_CUDA_GRAPHS
+#define SEQSAM_GRAPHS_BUILT 1
+#include <ATen/autocast_mode.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#else
+#define SEQSAM_GRAPHS_BUILT 0
+#endif
+
+namespace seqsam::cuda {
+
+namespace {
+
+bool envIs(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, value) == 0;
+}
+
+}  // namespace
+
+bool graphsAvailable() { return SEQSAM_GRAPHS_BUILT != 0; }
+
+bool graphsEmulated() { return !graphsAvailable() && envIs("SEQSAM_CUDA_GRAPHS_EMULATE", "1"); }
+
+bool graphsEnabled() { return (graphsAvailable() || graphsEmulated()) && !envIs("SEQSAM_CUDA_GRAPHS", "0"); }
+
+std::string layoutKey(const std::vector<torch::Tensor>& tensors) {
+  std::ostringstream key;
+  for (const auto& t : tensors) {
+    if (!t.defined()) {
+      key << "-;";
+      continue;
+    }
+    key << c10::toString(t.scalar_type()) << '@' << t.device() << '[' << c10::Join(",", t.sizes()) << "]/[" << c10::Join(",", t.strides())
+        << "];";
+  }
+  return key.str();
+}
+
+#if SEQSAM_GRAPHS_BUILT
+
+struct CapturedGraph::Recording {
+  at::cuda::CUDAGraph graph;
+};
+
+namespace {
+
+// Autocast caches the casts of weights for the length of its scope; inside a capture those copies would
+// live in the graph's pool and could outlive it. Off while warming up and capturing, as
+// torch.cuda.make_graphed_callables requires.
+class AutocastCacheOff {
+ public:
+  AutocastCacheOff() : previous_(at::autocast::is_autocast_cache_enabled()) { at::autocast::set_autocast_cache_enabled(false); }
+  ~AutocastCacheOff() { at::autocast::set_autocast_cache_enabled(previous_); }
+
+ private:
+  bool previous_;
+};
+
+// After a body that threw mid-capture: ends the stream's capture (discarding the partial graph) so that the
+// stream, and the process, can go on.
+void abandonCapture(cudaStream_t stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
+    cudaGraph_t partial = nullptr;
+    cudaStreamEndCapture(stream, &partial);
+    if (partial != nullptr) cudaGraphDestroy(partial);
+  }
+  cudaGetLastError();  // the capture's error is reported through the exception, not left sticky
+}
+
+}  // namespace
+
+CapturedGraph::CapturedGraph(const torch::Device& device, Body body, int warmups) : body_(std::move(body)) {
+  require(device.is_cuda(), code::kDevice, "CUDA graphs: " + device.str() + " is not a CUDA device");
+  const c10::cuda::CUDAGuard deviceGuard(device);
+  const c10::cuda::CUDAStream ambient = c10::cuda::getCurrentCUDAStream(device.index());
+  // Capture needs a stream other than the default one; a side stream also keeps the warm-up's allocations
+  // apart from the caller's.
+  const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+  recording_ = std::make_unique<Recording>();
+  {
+    at::cuda::CUDAEvent inputsReady;
+    inputsReady.record(ambient);
+    inputsReady.block(side);
+    const c10::cuda::CUDAStreamGuard streamGuard(side);
+    const AutocastCacheOff cacheOff;
+    for (int i = 0; i < warmups; ++i) body_(GraphPhase::Warmup);
+    side.synchronize();  // the warm-up's frees settle before capture starts
+    bool capturing = false;
+    try {
+      recording_->graph.capture_begin();
+      capturing = true;
+      outputs_ = body_(GraphPhase::Capture);
+      capturing = false;
+      recording_->graph.capture_end();
+    } catch (const std::exception& e) {
+      if (capturing) abandonCapture(side.stream());
+      outputs_.clear();
+      recording_.reset();
+      fail(code::kTorch, std::string("CUDA graph capture failed: ") + e.what());
+    }
+  }
+  at::cuda::CUDAEvent captured;
+  captured.record(side);
+  captured.block(ambient);
+}
+
+CapturedGraph::~CapturedGraph() = default;
+
+const std::vector<torch::Tensor>& CapturedGraph::replay() {
+  recording_->graph.replay();  // on the current stream
+  return outputs_;
+}
+
+bool CapturedGraph::replaysHostCode() const { return false; }
+
+#else  // no graphs in this build: the emulation for tests, or nothing
+
+struct CapturedGraph::Recording {};
+
+CapturedGraph::CapturedGraph(const torch::Device& device, Body body, int warmups) : body_(std::move(body)) {
+  require(graphsEmulated(), code::kDevice, "CUDA graphs are not available in this build (" + device.str() + ")");
+  for (int i = 0; i < warmups; ++i) body_(GraphPhase::Warmup);
+  outputs_ = body_(GraphPhase::Capture);
+}
+
+CapturedGraph::~CapturedGraph() = default;
+
+const std::vector<torch::Tensor>& CapturedGraph::replay() {
+  // The recorded body's outputs are written in place, as a replay overwrites its static outputs.
+  std::vector<torch::Tensor> fresh = body_(GraphPhase::Replay);
+  torch::NoGradGuard noGrad;
+  for (size_t i = 0; i < outputs_.size() && i < fresh.size(); ++i) {
+    if (outputs_[i].defined() && fresh[i].defined()) outputs_[i].copy_(fresh[i]);
+  }
+  return outputs_;
+}
+
+bool CapturedGraph::replaysHostCode() const { return true; }
+
+#endif
+
+}  // namespace seqsam::cuda
