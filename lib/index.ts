@@ -11,7 +11,7 @@ export { Sam, type SamPrediction, type SamPredictOptions } from './model/sam.js'
 export { SeqSam, type TrainingOptions, type TrainBatch, type StepResult, type SeqSamPrediction, type SeqSamPredictOptions } from './model/seqsam.js';
 export { ImageEmbedding } from './model/embedding.js';
 export { presets, tinyConfig, type SamConfig, type SamPreset } from './model/config.js';
-export type { ModelOptions, Precision } from './model/native-model.js';
+export type { CudaGraphStats, ModelOptions, Precision } from './model/native-model.js';
 export type { ImageInput, ImageOptions, RawPixels } from './model/image-input.js';
 export type { PromptInput, Point, Box } from './model/prompts.js';
 export * as data from './data/index.js';

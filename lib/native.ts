@@ -31,6 +31,12 @@ export interface RuntimeInfo {
   cudaDevices: number;
   /** Whether the addon was built with CUDA support. */
   builtWithCuda: boolean;
+  /**
+   * Whether this build can replay the training step and SeqSAM's rollout from CUDA graphs (a CUDA build
+   * made with the CMake option SEQSAM_CUDA_GRAPHS, on by default). `ModelOptions.cudaGraphs` and the
+   * environment variable `SEQSAM_CUDA_GRAPHS=0` turn their use off.
+   */
+  cudaGraphs: boolean;
   /** LibTorch intra-op threads. */
   threads: number;
   /** LibTorch inter-op threads. */

@@ -8,7 +8,7 @@ import type { CommandModule } from 'yargs';
 import { mulberry32 } from '../data/synthetic.js';
 import { SeqsamError } from '../errors.js';
 import { ImageEmbedding } from '../model/embedding.js';
-import type { Precision } from '../model/native-model.js';
+import type { CudaGraphStats, Precision } from '../model/native-model.js';
 import { Sam } from '../model/sam.js';
 import { SeqSam } from '../model/seqsam.js';
 import { assignment, diceCost } from '../ops.js';
@@ -223,13 +223,32 @@ async function benchCudaTrainStep(entries: Entry[], repeats: number): Promise<vo
     labels: randomCuda([b, k, 256, 256], 6, (x) => (x > 0.6 ? 1 : 0)),
   };
   for (const precision of precisions) {
-    const model = await SeqSam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision, training: { numMasks: m, seed: 1 } });
-    // Each step ends with its loss on the host: the time is the full step.
-    const seconds = await timeCuda(async () => (await model.trainStep(batch)).dispose(), repeats * 3);
-    entries.push({ name: `SeqSAM train step, ViT-B dims, cached embeddings, B=${b} M=${m} K=${k}, cuda ${precision}`, threads: info().threads, value: 1 / seconds, unit: 'steps/s', note: `${(seconds * 1000).toFixed(1)} ms/step` });
-    model.dispose();
+    // Eager, then the same step replayed from a CUDA graph (ModelOptions.cudaGraphs), side by side.
+    let eagerSeconds = 0;
+    for (const cudaGraphs of [false, true]) {
+      const model = await SeqSam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision, cudaGraphs, training: { numMasks: m, seed: 1 } });
+      // Each step ends with its loss on the host: the time is the full step.
+      const seconds = await timeCuda(async () => (await model.trainStep(batch)).dispose(), repeats * 3);
+      const name = `SeqSAM train step, ViT-B dims, cached embeddings, B=${b} M=${m} K=${k}, cuda ${precision}`;
+      if (!cudaGraphs) {
+        eagerSeconds = seconds;
+        entries.push({ name, threads: info().threads, value: 1 / seconds, unit: 'steps/s', note: `${(seconds * 1000).toFixed(1)} ms/step` });
+      } else {
+        const graphs = graphUse(model.cudaGraphStats().training);
+        entries.push({ name: `${name}, CUDA graph`, threads: info().threads, value: 1 / seconds, unit: 'steps/s', note: `${(seconds * 1000).toFixed(1)} ms/step, ${(eagerSeconds / seconds).toFixed(2)}× eager's speed; ${graphs}` });
+      }
+      model.dispose();
+    }
   }
   for (const t of Object.values(batch)) t.dispose();
+}
+
+// Whether a measurement with cudaGraphs on really replayed graphs.
+function graphUse(stats: CudaGraphStats | null): string {
+  if (!stats) return 'no training set up';
+  if (stats.failures > 0) return `${stats.failures} layout(s) fell back to eager: ${stats.lastFailure}`;
+  if (stats.replays === 0) return 'graphs not used (info().cudaGraphs false or SEQSAM_CUDA_GRAPHS=0): eager';
+  return `${stats.captures} capture(s), ${stats.replays} replays`;
 }
 
 async function benchCudaHungarian(entries: Entry[], repeats: number): Promise<void> {
@@ -250,15 +269,26 @@ async function benchCudaInference(entries: Entry[], repeats: number): Promise<vo
   if (!cudaAvailable('cuda-inference')) return;
   const embedding = new ImageEmbedding(randomCuda([1, 256, 64, 64], 8), [1024, 1024], [1024, 1024]);
   for (const precision of precisions) {
-    const model = await SeqSam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision });
-    // One prediction at a time, each waited for: the latency of M = 10 masks (at 1024², with the maps).
-    const seconds = await time(async () => {
-      const out = await model.predict(embedding, { box: [200, 220, 700, 760], numMasks: 10 });
-      await cudaSync();
-      out.dispose();
-    }, repeats * 5);
-    entries.push({ name: `SeqSAM inference, M=10 from a cached embedding, cuda ${precision}`, threads: info().threads, value: seconds * 1000, unit: 'ms' });
-    model.dispose();
+    // Eager, then the rollout replayed from a CUDA graph (ModelOptions.cudaGraphs), side by side.
+    let eagerSeconds = 0;
+    for (const cudaGraphs of [false, true]) {
+      const model = await SeqSam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision, cudaGraphs });
+      // One prediction at a time, each waited for: the latency of M = 10 masks (at 1024², with the maps).
+      const seconds = await time(async () => {
+        const out = await model.predict(embedding, { box: [200, 220, 700, 760], numMasks: 10 });
+        await cudaSync();
+        out.dispose();
+      }, repeats * 5);
+      const name = `SeqSAM inference, M=10 from a cached embedding, cuda ${precision}`;
+      if (!cudaGraphs) {
+        eagerSeconds = seconds;
+        entries.push({ name, threads: info().threads, value: seconds * 1000, unit: 'ms' });
+      } else {
+        const graphs = graphUse(model.cudaGraphStats().inference);
+        entries.push({ name: `${name}, CUDA graph`, threads: info().threads, value: seconds * 1000, unit: 'ms', note: `${(eagerSeconds / seconds).toFixed(2)}× eager's speed; ${graphs}` });
+      }
+      model.dispose();
+    }
   }
   embedding.dispose();
 }

@@ -22,6 +22,7 @@ export const infoCommand: CommandModule<object, { json: boolean }> = {
       ['binary', i.binary],
       ['CPU threads', `torch ${i.threads} intra-op / ${i.interopThreads} inter-op, BLAS ${i.blasThreads < 0 ? 'n/a' : i.blasThreads}, ${i.hardwareThreads} hardware`],
       ['CUDA', cuda],
+      ['CUDA graphs', i.cudaGraphs ? (process.env.SEQSAM_CUDA_GRAPHS === '0' ? 'in this build, off (SEQSAM_CUDA_GRAPHS=0)' : 'in this build') : 'not in this build'],
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);

@@ -38,6 +38,7 @@ export interface NativeModelHandle {
   gradients(): Record<string, NativeTensor>;
   optimizerState(): Record<string, NativeTensor>;
   loadOptimizerState(tensors: Record<string, NativeTensor>): Promise<void>;
+  cudaGraphStats(): { inference: CudaGraphStats; training: CudaGraphStats | null };
   dispose(): void;
 }
 
@@ -47,6 +48,18 @@ export interface NativeStepResult {
   assignment?: NativeTensor;
   cost?: NativeTensor;
   logits?: NativeTensor;
+}
+
+/** What a model's CUDA graphs did so far (see {@link ModelOptions.cudaGraphs}). */
+export interface CudaGraphStats {
+  /** Graphs recorded (one per input layout). */
+  captures: number;
+  /** Calls answered by replaying one. */
+  replays: number;
+  /** Layouts whose recording failed: those run eagerly. */
+  failures: number;
+  /** Why the last recording failed ('' when none did). */
+  lastFailure: string;
 }
 
 /** How to build a model (`Sam.load`, `SeqSam.load`). */
@@ -68,6 +81,15 @@ export interface ModelOptions {
   device?: string;
   /** `'fp32'` (default) or `'bf16'` autocast for the encoder and decoder, in inference and training. */
   precision?: Precision;
+  /**
+   * On a CUDA device, replay SeqSAM's rollout in `predict` and the whole training step (forward to AdamW,
+   * from cached embeddings) from CUDA graphs recorded once per input layout (default true; thousands of
+   * small kernel launches become one). Same results as without; `TrainingOptions.cudaGraphs` overrides it
+   * for training. No effect on the CPU, in a build without graphs (`info().cudaGraphs`), or when the
+   * environment has `SEQSAM_CUDA_GRAPHS=0`. Steps that cannot be recorded (a trained encoder, a process
+   * group, `update: false`) run eagerly.
+   */
+  cudaGraphs?: boolean;
   /**
    * Seeds the random initialisation of whatever the checkpoint does not set (default 0; a non-negative
    * integer). It seeds LibTorch's global generator, as `manualSeed` does.
@@ -92,6 +114,7 @@ export function createNativeModel(options: ModelOptions): NativeModelHandle {
         config: options.preset ? undefined : JSON.stringify(options.config ?? {}),
         device: options.device ?? 'cpu',
         precision: options.precision ?? 'fp32',
+        cudaGraphs: options.cudaGraphs ?? true,
         seed: options.seed ?? 0,
       }),
   );
@@ -123,6 +146,14 @@ export class ModelBase implements Disposable {
   /** `'fp32'` or `'bf16'`, as set by `ModelOptions.precision`. */
   get precision(): Precision {
     return nativeSync(() => this.handle.precision());
+  }
+
+  /**
+   * What the model's CUDA graphs did so far: `inference` (SeqSAM's rollout in predict) and `training` (null
+   * until training is set up). All zero on the CPU or with graphs off; see {@link ModelOptions.cudaGraphs}.
+   */
+  cudaGraphStats(): { inference: CudaGraphStats; training: CudaGraphStats | null } {
+    return nativeSync(() => this.handle.cudaGraphStats());
   }
 
   // Loads weights from a checkpoint file; returns its metadata. Tensors outside `scope` that the file

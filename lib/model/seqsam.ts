@@ -83,6 +83,12 @@ export interface TrainingOptions {
    * 'bias-and-norm', baselineDice 'row-wise', blankMasking 'pick-index'. Recorded in saved checkpoints.
    */
   protocol?: 'reference';
+  /**
+   * Replay each training step from a CUDA graph on a CUDA device (default: the model's
+   * {@link ModelOptions.cudaGraphs}, itself true). Same results as eager steps; see there for the cases that
+   * always run eagerly.
+   */
+  cudaGraphs?: boolean;
 }
 
 /**

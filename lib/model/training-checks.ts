@@ -8,7 +8,7 @@ import { FLOAT32_MAX, checkKeys, checkNumMasks, checkNumber, checkObject, checkR
 import type { TrainBatch, TrainingOptions } from './seqsam.js';
 import { checkProtocol } from './training-protocol.js';
 
-const trainingKeys = ['objective', 'numMasks', 'pooling', 'matching', 'feedback', 'reduction', 'lr', 'weightDecay', 'betas', 'eps', 'gradClip', 'trainEncoder', 'seed', 'decayExempt', 'baselineDice', 'blankMasking', 'protocol'];
+const trainingKeys = ['objective', 'numMasks', 'pooling', 'matching', 'feedback', 'reduction', 'lr', 'weightDecay', 'betas', 'eps', 'gradClip', 'trainEncoder', 'seed', 'decayExempt', 'baselineDice', 'blankMasking', 'protocol', 'cudaGraphs'];
 const batchKeys = ['embeddings', 'images', 'boxes', 'points', 'pointLabels', 'labels', 'labelMask', 'picks'];
 
 /** Checks a training setup before it reaches the native model (which checks the names of objectives and rules). */
@@ -22,6 +22,7 @@ export function checkTrainingOptions(options: unknown): asserts options is Train
   if (o.gradClip !== undefined) checkRate('training.gradClip', o.gradClip);
   if (o.eps !== undefined) checkNumber('training.eps', o.eps, { min: 0, aboveMin: true, max: FLOAT32_MAX });
   if (o.seed !== undefined) checkNumber('training.seed', o.seed, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+  if (o.cudaGraphs !== undefined && typeof o.cudaGraphs !== 'boolean') throw new SeqsamError('ERR_ARGUMENT', `training.cudaGraphs must be a boolean (got ${String(o.cudaGraphs)})`);
   checkProtocol('training options', o.protocol);
 }
 

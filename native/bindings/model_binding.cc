@@ -26,6 +26,7 @@ struct ModelState {
   seq::SeqSamModel model{nullptr};
   torch::Device device{torch::kCPU};
   std::unique_ptr<seq::Trainer> trainer;
+  bool cudaGraphs = true;  // model options.cudaGraphs: predict's rollout (and, by default, training) replayed from CUDA graphs
 };
 
 // "sam" = the official SAM tensors only; "all" adds the recurrent cell.
@@ -222,6 +223,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
                            InstanceMethod<&ModelHandle::Gradients>("gradients"),
                            InstanceMethod<&ModelHandle::OptimizerState>("optimizerState"),
                            InstanceMethod<&ModelHandle::LoadOptimizerState>("loadOptimizerState"),
+                           InstanceMethod<&ModelHandle::CudaGraphStats>("cudaGraphStats"),
                            InstanceMethod<&ModelHandle::Dispose>("dispose"),
                        });
   }
@@ -246,6 +248,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       state_->model = seq::SeqSamModel(config);
       state_->model->to(state_->device);
       state_->model->eval();
+      state_->cudaGraphs = js::getBoolOr(o, "cudaGraphs", true, "model options");
       Napi::Value precision = o.Get("precision");
       if (!precision.IsUndefined() && !precision.IsNull()) {
         require(precision.IsString(), code::kArgument, "model options.precision must be 'fp32' or 'bf16'");
@@ -424,7 +427,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         torch::Tensor image = embeddings.to(state->device, torch::kFloat);
         torch::Tensor lowRes, iou;
         if (numMasks > 0) {
-          auto rollout = model->rollout(image, prompts, numMasks, seq::Feedback::Backprop);
+          auto rollout = model->predictRollout(image, prompts, numMasks, state->cudaGraphs);
           lowRes = rollout.logits;
           iou = rollout.iou;
           // Run far past the steps it was trained for, the recurrence can grow without bound: say where,
@@ -468,6 +471,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       auto state = live();
       require(info.Length() >= 1 && info[0].IsObject(), code::kArgument, "configureTraining(options)");
       seq::TrainConfig config = readTrainConfig(info[0].As<Napi::Object>());
+      config.cudaGraphs = js::getBoolOr(info[0].As<Napi::Object>(), "cudaGraphs", state->cudaGraphs, "training");
       std::lock_guard<std::mutex> lock(state->mutex);
       state->trainer = std::make_unique<seq::Trainer>(state->model, config);
       return info.Env().Undefined();
@@ -552,6 +556,27 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         state->trainer->optimizer().loadState(tensors, "checkpoint");
         return nullptr;
       });
+    });
+  }
+
+  // cudaGraphStats() -> { inference, training (null before configureTraining) }, each { captures, replays,
+  // failures, lastFailure }: whether the CUDA graphs were recorded and replayed, or fell back to eager.
+  Napi::Value CudaGraphStats(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      auto state = live();
+      std::lock_guard<std::mutex> lock(state->mutex);
+      auto toJs = [&](const cuda::GraphStats& stats) {
+        Napi::Object o = Napi::Object::New(info.Env());
+        o.Set("captures", static_cast<double>(stats.captures));
+        o.Set("replays", static_cast<double>(stats.replays));
+        o.Set("failures", static_cast<double>(stats.failures));
+        o.Set("lastFailure", stats.lastFailure);
+        return o;
+      };
+      Napi::Object out = Napi::Object::New(info.Env());
+      out.Set("inference", toJs(state->model->rolloutGraphStats()));
+      out.Set("training", state->trainer ? Napi::Value(toJs(state->trainer->graphStats())) : info.Env().Null());
+      return out;
     });
   }
 

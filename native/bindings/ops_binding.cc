@@ -160,6 +160,7 @@ void registerOps(Napi::Env env, Napi::Object exports) {
   ops.Set("select", Napi::Function::New(env, select));
   ops.Set("valueStats", Napi::Function::New(env, valueStats));
   registerObjectiveOps(env, ops);
+  registerAdamW(env, ops);
   exports.Set("ops", ops);
 }
 

@@ -10,6 +10,8 @@ void registerModel(Napi::Env env, Napi::Object exports);
 void registerOps(Napi::Env env, Napi::Object exports);
 // Adds setLoss / winnerLoss to the ops object registerOps builds.
 void registerObjectiveOps(Napi::Env env, Napi::Object ops);
+// Adds the AdamW class (the native optimizer on tensors the caller chooses) to the ops object.
+void registerAdamW(Napi::Env env, Napi::Object ops);
 void registerMetrics(Napi::Env env, Napi::Object exports);
 void registerDistributed(Napi::Env env, Napi::Object exports);
 

@@ -9,6 +9,7 @@
 #include "core/js_errors.h"
 #include "core/profiler.h"
 #include "core/threads.h"
+#include "cuda/cuda_graph.h"
 #include "cuda/device_memory.h"
 
 namespace seqsam::bindings {
@@ -35,6 +36,7 @@ Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   out.Set("cuda", torch::cuda::is_available());
   out.Set("cudaDevices", static_cast<double>(torch::cuda::is_available() ? torch::cuda::device_count() : 0));
   out.Set("builtWithCuda", static_cast<bool>(SEQSAM_WITH_CUDA));
+  out.Set("cudaGraphs", cuda::graphsAvailable());
   out.Set("threads", at::get_num_threads());
   out.Set("interopThreads", at::get_num_interop_threads());
   out.Set("blasThreads", blasThreads());

@@ -132,21 +132,17 @@ bool CapturedGraph::replaysHostCode() const { return false; }
 
 struct CapturedGraph::Recording {};
 
+// As a real capture changes no tensor (it records the work without running it), the stand-in runs only the
+// warm-ups here; each replay then runs the body.
 CapturedGraph::CapturedGraph(const torch::Device& device, Body body, int warmups) : body_(std::move(body)) {
   require(graphsEmulated(), code::kDevice, "CUDA graphs are not available in this build (" + device.str() + ")");
   for (int i = 0; i < warmups; ++i) body_(GraphPhase::Warmup);
-  outputs_ = body_(GraphPhase::Capture);
 }
 
 CapturedGraph::~CapturedGraph() = default;
 
 const std::vector<torch::Tensor>& CapturedGraph::replay() {
-  // The recorded body's outputs are written in place, as a replay overwrites its static outputs.
-  std::vector<torch::Tensor> fresh = body_(GraphPhase::Replay);
-  torch::NoGradGuard noGrad;
-  for (size_t i = 0; i < outputs_.size() && i < fresh.size(); ++i) {
-    if (outputs_[i].defined() && fresh[i].defined()) outputs_[i].copy_(fresh[i]);
-  }
+  outputs_ = body_(GraphPhase::Replay);
   return outputs_;
 }
 

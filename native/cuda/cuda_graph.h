@@ -19,9 +19,9 @@ namespace seqsam::cuda {
 bool graphsAvailable();
 // Whether callers should use them: available (or emulated) and not turned off by SEQSAM_CUDA_GRAPHS=0.
 bool graphsEnabled();
-// Tests only: SEQSAM_CUDA_GRAPHS_EMULATE=1 in a build without graphs stands a stand-in for the graph on any
-// device, whose replay runs the recorded body again (host code included), so that the callers' staging of
-// inputs and outputs can be checked on a machine without a GPU.
+// Tests only: SEQSAM_CUDA_GRAPHS_EMULATE=1 in a build without graphs puts a stand-in in the graph's place on
+// any device: it runs the warm-ups, records nothing, and runs the body (host code included) at each replay,
+// so that the callers' staging of inputs and outputs can be checked on a machine without a GPU.
 bool graphsEmulated();
 
 // What a body run is for: the warm-up runs before capture (lazy initialisation, cuBLAS workspaces), the one
@@ -45,7 +45,8 @@ class CapturedGraph {
   CapturedGraph& operator=(const CapturedGraph&) = delete;
 
   // Launches the recorded work on the current stream, after whatever is queued there (the static inputs'
-  // copies). Returns the static outputs: valid until the next replay, so clone what must outlive it.
+  // copies). Returns the static outputs: valid until the next replay, so clone what must outlive it. (The
+  // capture itself runs nothing: read the outputs after a replay.)
   const std::vector<torch::Tensor>& replay();
   const std::vector<torch::Tensor>& outputs() const { return outputs_; }
   // Whether replay runs the body's host code again (emulation) rather than only its recorded GPU work.
@@ -56,6 +57,15 @@ class CapturedGraph {
   std::unique_ptr<Recording> recording_;
   Body body_;  // kept for emulated replays
   std::vector<torch::Tensor> outputs_;
+};
+
+// What a cache of graphs did so far, for tests and diagnostics: graphs recorded, replays, and keys that fell
+// back to eager (with the last reason).
+struct GraphStats {
+  int64_t captures = 0;
+  int64_t replays = 0;
+  int64_t failures = 0;
+  std::string lastFailure;
 };
 
 // Captured graphs by key (the inputs' layouts and whatever settings change the recorded work), each with
@@ -93,13 +103,19 @@ class GraphCache {
     }
     return false;
   }
-  void markFailed(std::string key) { failed_.push_back(std::move(key)); }
+  void markFailed(std::string key, std::string why) {
+    failed_.push_back(std::move(key));
+    ++stats.failures;
+    stats.lastFailure = std::move(why);
+  }
   // Drops every graph (the weights or settings they were recorded against changed).
   void clear() {
     entries_.clear();
     failed_.clear();
   }
   size_t size() const { return entries_.size(); }
+
+  GraphStats stats;
 
  private:
   size_t capacity_;

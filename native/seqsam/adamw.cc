@@ -5,8 +5,16 @@
 #include <unordered_map>
 
 #include "core/errors.h"
+#include "seqsam/adamw_fused.h"
 
 namespace seqsam::seq {
+
+namespace {
+
+// A float32 step count is exact up to here (the fused kernel reads the count as float).
+constexpr int64_t kLargestDeviceStep = int64_t{1} << 24;
+
+}  // namespace
 
 AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params, AdamWOptions options)
     : params_(std::move(params)), options_(options) {
@@ -17,20 +25,44 @@ AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params, AdamWOpt
   }
 }
 
-void AdamW::step(const torch::Tensor& apply) {
-  torch::NoGradGuard noGrad;
-  const int64_t next = steps_ + 1;
-  const double bias1 = 1.0 - std::pow(options_.beta1, static_cast<double>(next));
-  const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(next));
-  const double stepSize = options_.lr / bias1;
+AdamWKernels parseAdamWKernels(const std::string& name) {
+  if (name == "auto") return AdamWKernels::Auto;
+  if (name == "per-tensor") return AdamWKernels::PerTensor;
+  if (name == "multi-tensor") return AdamWKernels::MultiTensor;
+  if (name == "fused") return AdamWKernels::Fused;
+  fail(code::kArgument, "AdamW kernels must be 'auto', 'per-tensor', 'multi-tensor' or 'fused' (got '" + name + "')");
+}
+
+torch::Device AdamW::device() const { return params_.empty() ? torch::Device(torch::kCPU) : params_.front().second.device(); }
+
+AdamWConstants AdamW::constants() const { return {options_.beta1, options_.beta2, options_.eps}; }
+
+AdamWLists AdamW::gradientLists() {
+  AdamWLists lists;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const torch::Tensor& g = params_[i].second.grad();
+    if (!g.defined()) continue;
+    lists.params.push_back(params_[i].second);
+    lists.grads.push_back(g);
+    lists.expAvgs.push_back(expAvg_[i]);
+    lists.expAvgSqs.push_back(expAvgSq_[i]);
+    lists.decays.push_back(decays_[i]);
+  }
+  return lists;
+}
+
+void AdamW::checkUpdateScale(double lr, int64_t step) const {
+  const double bias1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step));
+  const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step));
+  const double stepSize = lr / bias1;
   const double sqrtBias2 = std::sqrt(bias2);
-  const double decay = 1.0 - options_.lr * options_.weightDecay;
+  const double decay = 1.0 - lr * options_.weightDecay;
   // Every scalar is checked before the first parameter changes: a float32 tensor op refuses a scalar it
   // cannot represent, and throwing halfway would leave some parameters updated and others not.
   const double limit = static_cast<double>(std::numeric_limits<float>::max());
   for (double v : {stepSize, sqrtBias2, decay}) {
     require(std::isfinite(v) && std::abs(v) <= limit, code::kNumeric,
-            "AdamW: lr " + std::to_string(options_.lr) + " with weightDecay " + std::to_string(options_.weightDecay) + " and betas (" +
+            "AdamW: lr " + std::to_string(lr) + " with weightDecay " + std::to_string(options_.weightDecay) + " and betas (" +
                 std::to_string(options_.beta1) + ", " + std::to_string(options_.beta2) +
                 ") gives an update scale outside float32's range; the weights were left unchanged");
   }
@@ -42,35 +74,130 @@ void AdamW::step(const torch::Tensor& apply) {
                          std::sqrt((1.0 - options_.beta2) * (1.0 - options_.beta1 * options_.beta1 / options_.beta2));
     const double largestUpdate = stepSize * sqrtBias2 * ratio;
     require(std::isfinite(largestUpdate) && largestUpdate <= limit / 2, code::kNumeric,
-            "AdamW: lr " + std::to_string(options_.lr) + " allows updates of up to " + std::to_string(largestUpdate) +
+            "AdamW: lr " + std::to_string(lr) + " allows updates of up to " + std::to_string(largestUpdate) +
                 " per weight, beyond float32's range; the weights were left unchanged");
   }
+}
+
+void AdamW::step(const torch::Tensor& apply) {
+  torch::NoGradGuard noGrad;
+  if (capturable_) return stepCapturable(apply);
+  const int64_t next = steps_ + 1;
+  checkUpdateScale(options_.lr, next);
+  const bool multiTensor = kernelsForNextStep() == AdamWKernels::MultiTensor;
+  const double bias1 = 1.0 - std::pow(options_.beta1, static_cast<double>(next));
+  const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(next));
+  AdamWStepScalars scalars;
+  scalars.decay.host = 1.0 - options_.lr * options_.weightDecay;
+  scalars.sqrtBias2.host = std::sqrt(bias2);
+  scalars.negStepSize.host = -(options_.lr / bias1);
   steps_ = next;
   // On the CPU the flag costs nothing to read: skip the update outright instead of computing it on copies.
   const bool gated = apply.defined() && !apply.device().is_cpu();
   if (apply.defined() && !gated && !apply.item<bool>()) return;
-  auto update = [&](torch::Tensor& p, torch::Tensor& expAvg, torch::Tensor& expAvgSq, const torch::Tensor& g, bool decays) {
-    if (decays) p.mul_(decay);
-    expAvg.lerp_(g, 1.0 - options_.beta1);
-    expAvgSq.mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
-    torch::Tensor denom = (expAvgSq.sqrt() / sqrtBias2).add_(options_.eps);
-    p.addcdiv_(expAvg, denom, -stepSize);
-  };
-  for (size_t i = 0; i < params_.size(); ++i) {
-    torch::Tensor& p = params_[i].second;
-    const torch::Tensor& g = p.grad();
-    if (!g.defined()) continue;
-    if (!gated) {
-      update(p, expAvg_[i], expAvgSq_[i], g, decays_[i]);
-      continue;
-    }
-    // On a device, no host wait: the same operations on copies, kept only where `apply` holds (bit-identical
-    // to the in-place update).
-    torch::Tensor p2 = p.clone(), m = expAvg_[i].clone(), v = expAvgSq_[i].clone();
-    update(p2, m, v, g, decays_[i]);
-    p.copy_(torch::where(apply, p2, p));
-    expAvg_[i].copy_(torch::where(apply, m, expAvg_[i]));
-    expAvgSq_[i].copy_(torch::where(apply, v, expAvgSq_[i]));
+  AdamWLists lists = gradientLists();
+  update(lists, scalars, gated ? apply : torch::Tensor(), multiTensor);
+}
+
+void AdamW::update(AdamWLists& lists, const AdamWStepScalars& scalars, const torch::Tensor& apply, bool multiTensor) {
+  if (!apply.defined()) return applyAdamW(lists, scalars, constants(), multiTensor);
+  // No host wait: the same operations on copies, kept only where `apply` holds (bit-identical to the
+  // in-place update where it does, the old values bit for bit where it does not).
+  AdamWLists work = lists;
+  for (size_t i = 0; i < lists.params.size(); ++i) {
+    work.params[i] = lists.params[i].clone();
+    work.expAvgs[i] = lists.expAvgs[i].clone();
+    work.expAvgSqs[i] = lists.expAvgSqs[i].clone();
+  }
+  applyAdamW(work, scalars, constants(), multiTensor);
+  for (size_t i = 0; i < lists.params.size(); ++i) {
+    at::where_out(lists.params[i], apply, work.params[i], lists.params[i]);
+    at::where_out(lists.expAvgs[i], apply, work.expAvgs[i], lists.expAvgs[i]);
+    at::where_out(lists.expAvgSqs[i], apply, work.expAvgSqs[i], lists.expAvgSqs[i]);
+  }
+}
+
+void AdamW::stepCapturable(const torch::Tensor& apply) {
+  require(steps_ < kLargestDeviceStep, code::kNumeric,
+          "AdamW: capturable mode counts steps in float32, exact up to " + std::to_string(kLargestDeviceStep) + " steps");
+  require(!apply.defined() || apply.device() == step_.device(), code::kDevice,
+          "AdamW: in capturable mode the step's flag must be on the parameters' device");
+  const AdamWKernels kernels = kernelsForNextStep();
+  AdamWLists lists = gradientLists();
+  // Counted on the device only where the update applies, on the host always (retractStep() undoes that).
+  if (apply.defined()) {
+    step_.add_(apply);
+  } else {
+    step_.add_(1);
+  }
+  ++steps_;
+  if (lists.params.empty()) return;
+  if (kernels == AdamWKernels::Fused) {
+    const torch::Tensor skip = apply.defined() ? apply.logical_not().to(torch::kFloat) : torch::Tensor();
+    return fusedAdamW(lists, step_, lr_, skip, options_.weightDecay, constants());
+  }
+  // The step's scalars from the device count and rate, in float64 (see setCapturable), as step() computes
+  // them on the host. Gated off, the count stands still and the scalars may be infinite: the update is
+  // computed on copies and dropped.
+  const torch::Tensor t = step_.to(torch::kDouble);
+  const torch::Tensor lr = lr_.to(torch::kDouble);
+  const torch::Tensor bias1 = torch::pow(options_.beta1, t).neg_().add_(1);
+  const torch::Tensor bias2 = torch::pow(options_.beta2, t).neg_().add_(1);
+  AdamWStepScalars scalars;
+  scalars.decay.device = lr.mul(options_.weightDecay).neg_().add_(1);
+  scalars.sqrtBias2.device = bias2.sqrt();
+  scalars.negStepSize.device = lr.div(bias1).neg_();
+  update(lists, scalars, apply, kernels == AdamWKernels::MultiTensor);
+}
+
+void AdamW::setCapturable(bool on) {
+  if (on == capturable_) return;  // a captured graph keeps reading the tensors it was captured with
+  if (!on) {
+    capturable_ = false;
+    lr_ = torch::Tensor();
+    step_ = torch::Tensor();
+    return;
+  }
+  require(steps_ < kLargestDeviceStep, code::kArgument,
+          "AdamW: capturable mode counts steps in float32, exact up to " + std::to_string(kLargestDeviceStep) + " steps; this run is at " +
+              std::to_string(steps_));
+  const auto options = torch::TensorOptions().dtype(torch::kFloat).device(device());
+  torch::Tensor lr = torch::full({}, options_.lr, options);
+  torch::Tensor step = torch::full({}, static_cast<double>(steps_), options);
+  lr_ = lr;
+  step_ = step;
+  capturable_ = true;
+}
+
+void AdamW::stageScalars() {
+  if (!capturable_) return;
+  checkUpdateScale(options_.lr, steps_ + 1);
+  lr_.fill_(options_.lr);
+}
+
+void AdamW::countReplayedStep() {
+  require(capturable_, code::kArgument, "AdamW: a replayed step is counted in capturable mode only");
+  ++steps_;
+}
+
+void AdamW::setKernels(AdamWKernels kernels) {
+  require(kernels != AdamWKernels::Fused || fusedAdamWAvailable(device()), code::kArgument,
+          "AdamW: the fused kernel needs CUDA parameters and LibTorch 2.2 or later");
+  kernels_ = kernels;
+}
+
+AdamWKernels AdamW::kernelsForNextStep() const {
+  const torch::Device d = device();
+  switch (kernels_) {
+    case AdamWKernels::Auto:
+      if (capturable_ && fusedAdamWAvailable(d)) return AdamWKernels::Fused;
+      return d.is_cpu() ? AdamWKernels::PerTensor : AdamWKernels::MultiTensor;
+    case AdamWKernels::Fused:
+      require(capturable_ && fusedAdamWAvailable(d), code::kArgument,
+              "AdamW: the fused kernel runs in capturable mode only, with CUDA parameters on LibTorch 2.2 or later");
+      return AdamWKernels::Fused;
+    default:
+      return kernels_;
   }
 }
 
@@ -116,6 +243,9 @@ std::vector<torch::Tensor> AdamW::checkState(const std::vector<std::pair<std::st
   const torch::Tensor& step = find("step");
   require(step.numel() == 1 && !step.is_floating_point() && !step.is_complex() && step.item<int64_t>() >= 0, code::kCheckpoint,
           what + ": optimizer state 'step' must be one non-negative integer");
+  require(!capturable_ || step.item<int64_t>() < kLargestDeviceStep, code::kCheckpoint,
+          what + ": optimizer state 'step' " + std::to_string(step.item<int64_t>()) + " is beyond the " +
+              std::to_string(kLargestDeviceStep) + " steps capturable mode counts exactly");
   moments.push_back(step);
   return moments;
 }
@@ -128,6 +258,7 @@ void AdamW::loadState(const std::vector<std::pair<std::string, torch::Tensor>>& 
     expAvgSq_[i].copy_(checked[2 * i + 1]);
   }
   steps_ = checked.back().item<int64_t>();
+  if (capturable_) step_.fill_(static_cast<double>(steps_));
 }
 
 }  // namespace seqsam::seq

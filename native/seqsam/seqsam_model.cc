@@ -24,6 +24,56 @@ Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Pro
   return {torch::cat(logits, 1).to(torch::kFloat), torch::cat(iou, 1).to(torch::kFloat)};
 }
 
+namespace {
+
+// A copy of `t` that a graph can read as its static input (undefined stays undefined).
+torch::Tensor staticCopy(const torch::Tensor& t) { return t.defined() ? t.detach().clone() : torch::Tensor(); }
+
+void copyInto(const torch::Tensor& target, const torch::Tensor& source) {
+  if (target.defined()) target.copy_(source, /*non_blocking=*/true);
+}
+
+}  // namespace
+
+Rollout SeqSamModelImpl::predictRollout(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, bool graphed) {
+  const bool onDevice = imageEmbeddings.is_cuda() || cuda::graphsEmulated();
+  if (!graphed || !onDevice || torch::GradMode::is_enabled() || !cuda::graphsEnabled()) {
+    return rollout(imageEmbeddings, prompts, numMasks, Feedback::Backprop);
+  }
+  require(numMasks >= 1, code::kArgument, "numMasks must be at least 1");
+  const std::string key = cuda::layoutKey({imageEmbeddings, prompts.points, prompts.labels, prompts.boxes}) + "M=" + std::to_string(numMasks) +
+                          ";" + precisionName(sam->precision());
+  auto& cache = *rolloutGraphs_;
+  if (cache.failed(key)) return rollout(imageEmbeddings, prompts, numMasks, Feedback::Backprop);
+  auto* entry = cache.find(key);
+  if (entry == nullptr) {
+    RolloutInputs inputs{staticCopy(imageEmbeddings), {staticCopy(prompts.points), staticCopy(prompts.labels), staticCopy(prompts.boxes)}};
+    auto body = [this, inputs, numMasks](cuda::GraphPhase) -> std::vector<torch::Tensor> {
+      Rollout r = rollout(inputs.embeddings, inputs.prompts, numMasks, Feedback::Backprop);
+      return {r.logits, r.iou};
+    };
+    std::unique_ptr<cuda::CapturedGraph> graph;
+    try {
+      graph = std::make_unique<cuda::CapturedGraph>(imageEmbeddings.device(), body);
+    } catch (const std::exception& e) {
+      cache.markFailed(key, e.what());
+      return rollout(imageEmbeddings, prompts, numMasks, Feedback::Backprop);
+    }
+    ++cache.stats.captures;
+    entry = &cache.insert(key, inputs, std::move(graph));
+  } else {
+    const RolloutInputs& in = entry->statics;
+    copyInto(in.embeddings, imageEmbeddings);
+    copyInto(in.prompts.points, prompts.points);
+    copyInto(in.prompts.labels, prompts.labels);
+    copyInto(in.prompts.boxes, prompts.boxes);
+  }
+  const std::vector<torch::Tensor>& out = entry->graph->replay();
+  ++cache.stats.replays;
+  // The outputs are overwritten by the next replay: the caller gets its own.
+  return {out[0].clone(), out[1].clone()};
+}
+
 void SeqSamModelImpl::steps(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback,
                             std::vector<torch::Tensor>& logits, std::vector<torch::Tensor>& iou) {
   auto& promptEncoder = sam->prompt_encoder;

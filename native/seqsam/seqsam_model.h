@@ -3,6 +3,9 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
+
+#include "cuda/cuda_graph.h"
 #include "sam/sam_model.h"
 #include "seqsam/recurrent_cell.h"
 
@@ -33,6 +36,13 @@ class SeqSamModelImpl : public torch::nn::Module {
   // M steps of the recurrent decoder over image embeddings (1 shared, or B) for B prompts.
   Rollout rollout(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback);
 
+  // rollout() for inference, under the caller's no-grad scope: with `graphed` (and graphs enabled, on a CUDA
+  // device) replayed from a CUDA graph recorded once per layout of embeddings and prompts, M and precision;
+  // eager otherwise, or where a capture failed. Same results as rollout() either way.
+  Rollout predictRollout(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, bool graphed);
+  // The recorded rollouts' counters (captures, replays, fallbacks to eager).
+  cuda::GraphStats rolloutGraphStats() const { return rolloutGraphs_->stats; }
+
   // Plain SAM on the same weights (the baselines): one decoder pass, 1 or numMultimaskOutputs masks.
   sam::MaskDecoderOutput decodeOnce(const torch::Tensor& imageEmbeddings, const Prompts& prompts, bool multimask);
 
@@ -44,6 +54,14 @@ class SeqSamModelImpl : public torch::nn::Module {
   // The rollout's M decoder steps, under the caller's autocast scope.
   void steps(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback,
              std::vector<torch::Tensor>& logits, std::vector<torch::Tensor>& iou);
+
+  // Static inputs of each recorded rollout. The graphs read the weights in place, so loading weights or
+  // training keeps them valid.
+  struct RolloutInputs {
+    torch::Tensor embeddings;
+    Prompts prompts;
+  };
+  std::unique_ptr<cuda::GraphCache<RolloutInputs>> rolloutGraphs_ = std::make_unique<cuda::GraphCache<RolloutInputs>>();
 };
 TORCH_MODULE(SeqSamModel);
 

@@ -1,6 +1,10 @@
 #include "seqsam/trainer.h"
 
+#include <type_traits>
+#include <utility>
+
 #include "core/errors.h"
+#include "core/precision.h"
 #include "cuda/sync_check.h"
 #include "distributed/step_sync.h"
 
@@ -78,9 +82,50 @@ void clipGradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& para
 
 }  // namespace
 
+namespace {
+
+// AdamW's capturable mode (adamw.h): setCapturable(true) moves the rate and the bias corrections to device
+// tensors, stageScalars() writes the current rate there before each step or replay, and step() then reads
+// only device tensors; countReplayedStep() advances the host's step count for a replayed update. Detected at
+// compile time, so that graphed training switches itself on once the optimizer offers all of it.
+template <class O, class = void>
+struct HasCapturableMode : std::false_type {};
+template <class O>
+struct HasCapturableMode<O, std::void_t<decltype(std::declval<O&>().setCapturable(true)), decltype(std::declval<O&>().capturable()),
+                                        decltype(std::declval<O&>().stageScalars()), decltype(std::declval<O&>().countReplayedStep())>>
+    : std::true_type {};
+
+template <class O>
+constexpr bool optimizerCapturable() {
+  return HasCapturableMode<O>::value;
+}
+
+template <class O>
+void setOptimizerCapturable(O& optimizer, bool on) {
+  if constexpr (HasCapturableMode<O>::value) optimizer.setCapturable(on);
+}
+
+template <class O>
+void stageOptimizerScalars(O& optimizer) {
+  if constexpr (HasCapturableMode<O>::value) {
+    if (optimizer.capturable()) optimizer.stageScalars();
+  }
+}
+
+template <class O>
+void countReplayedOptimizerStep(O& optimizer) {
+  if constexpr (HasCapturableMode<O>::value) optimizer.countReplayedStep();
+}
+
+}  // namespace
+
 StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool update) {
-  model_->train();
   if (lr) optimizer_->options().lr = *lr;
+  if (graphable(batch, update)) {
+    if (std::optional<StepResult> graphed = stepGraphed(batch)) return std::move(*graphed);
+  }
+  stageOptimizerScalars(*optimizer_);  // an optimizer a recorded step made capturable reads its rate from the device
+  model_->train();
   torch::Tensor embeddings = embed(batch);
   checkBatch(batch, embeddings);
   const int64_t b = embeddings.size(0), k = batch.labels.size(1);
@@ -140,6 +185,144 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
     optimizer_->retractStep();
     fail(code::kNumeric, "trainStep: the loss (" + std::to_string(loss.item<double>()) + ") or the gradient norm (" +
                              std::to_string(norm.item<double>()) +
+                             ") is not finite; the weights and the optimizer state were left unchanged (check the learning rate and the inputs)");
+  }
+  return result;
+}
+
+// ---- The training step as a CUDA graph -------------------------------------------------------------------
+// Thousands of small kernels make an eager step launch-bound on a GPU; recorded once per batch layout and
+// replayed as one launch, the same work runs at the GPU's pace. Everything the step reads that changes from
+// step to step is a static tensor written before each replay: the batch, the host-drawn picks or target
+// choices, and the optimizer's learning rate and bias corrections (AdamW's capturable mode keeps them on
+// the device). The recording reads the weights, moments and gradients in place, so in-place changes to them
+// (loading weights or an optimizer state, the updates themselves) keep it valid; a new training setup
+// builds a new Trainer, and with it new graphs, and the model's precision is part of the key.
+
+bool Trainer::graphable(const Batch& batch, bool update) const {
+  if (!update || !config_.cudaGraphs || !optimizerCapturable<AdamW>() || !cuda::graphsEnabled()) return false;
+  const torch::Tensor& input = batch.embeddings.defined() ? batch.embeddings : batch.images;
+  if (!input.defined() || !(input.is_cuda() || cuda::graphsEmulated())) return false;
+  if (!batch.embeddings.defined() && config_.trainEncoder) return false;  // a trained encoder's step stays eager
+  return dist::activeGroup() == nullptr;  // data-parallel steps talk to the group on the host
+}
+
+std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
+  torch::Tensor embeddings = embed(batch);  // a frozen encoder runs eagerly, before the recorded part
+  checkBatch(batch, embeddings);
+  const int64_t b = embeddings.size(0), k = batch.labels.size(1);
+  const int64_t m = std::max(config_.numMasks, k);
+  const torch::Device device = embeddings.device();
+  const bool seqsam = config_.objective == Objective::SeqSam;
+  // The same draws as the eager step (seeded by seed and step number), made on the host, staged below.
+  std::mt19937_64 rng(config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(optimizer_->steps()));
+  torch::Tensor picks, targetChoices;
+  if (seqsam) {
+    picks = batch.picks.defined() ? batch.picks.to(torch::kLong) : drawPicks(b, m, k, config_.pooling, rng);
+  } else {
+    targetChoices = drawTargetChoices(b, k, rng);
+  }
+  const std::string key = cuda::layoutKey({embeddings, batch.labels, picks, targetChoices, batch.prompts.points, batch.prompts.labels,
+                                           batch.prompts.boxes}) +
+                          precisionName(model_->sam->precision());
+  auto& cache = *stepGraphs_;
+  if (cache.failed(key)) return std::nullopt;
+
+  torch::Tensor labels = batch.labels.to(device, torch::kFloat);
+  torch::Tensor labelMask;
+  if (seqsam) labelMask = batch.labelMask.defined() ? batch.labelMask.to(device, torch::kFloat) : nonBlankMask(labels);
+  if (picks.defined()) picks = picks.to(device);
+  if (targetChoices.defined()) targetChoices = targetChoices.to(device);
+
+  auto* entry = cache.find(key);
+  const bool recorded = entry == nullptr;
+  if (recorded) {
+    auto copy = [](const torch::Tensor& t) { return t.defined() ? t.detach().clone() : torch::Tensor(); };
+    StepInputs in{copy(embeddings), copy(labels), copy(labelMask), copy(picks), copy(targetChoices),
+                  {copy(batch.prompts.points), copy(batch.prompts.labels), copy(batch.prompts.boxes)}, {}};
+    const Reduction reduction = config_.reduction.value_or(seqsam ? Reduction::Sum : Reduction::Mean);
+    auto body = [this, in, reduction, m, seqsam](cuda::GraphPhase phase) -> std::vector<torch::Tensor> {
+      model_->train();
+      torch::Tensor loss, assignment, cost, logits;
+      if (seqsam) {
+        Rollout rollout = model_->rollout(in.embeddings, in.prompts, m, config_.feedback);
+        SetLoss set = matchedSetLoss(rollout.logits, in.labels, in.labelMask, in.picks, config_.matching, reduction, config_.blankMasking);
+        loss = set.loss;
+        assignment = set.assignment;
+        cost = set.cost.detach();
+        logits = rollout.logits.detach();
+      } else {
+        auto out = model_->decodeOnce(in.embeddings, in.prompts, config_.objective == Objective::SamMcl);
+        torch::Tensor targets = pickTargetLabels(in.labels, in.targetChoices);
+        WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, in.labels, targets, reduction, config_.baselineDice);
+        loss = wta.loss;
+        assignment = wta.winner;
+        cost = wta.target;
+        logits = out.lowResMasks.detach();
+      }
+      // Set to none before the recorded backward: it then writes fresh gradients into tensors of the graph's
+      // pool, which every replay refills (never cleared between replays).
+      optimizer_->zeroGrad();
+      loss.backward();
+      torch::Tensor norm = gradNorm(optimizer_->params(), in.embeddings.device());
+      torch::Tensor finite = torch::isfinite(loss.detach()).logical_and(torch::isfinite(norm));
+      if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip, norm);
+      // The warm-ups leave the weights alone; the recorded update is gated on `finite` on the device.
+      if (phase != cuda::GraphPhase::Warmup) optimizer_->step(finite);
+      return {loss.detach(), assignment, cost, logits, finite, norm};
+    };
+    setOptimizerCapturable(*optimizer_, true);
+    stageOptimizerScalars(*optimizer_);
+    std::unique_ptr<cuda::CapturedGraph> graph;
+    try {
+      graph = std::make_unique<cuda::CapturedGraph>(device, body);
+    } catch (const std::exception& e) {
+      cache.markFailed(key, e.what());
+      optimizer_->zeroGrad();
+      return std::nullopt;  // this layout trains eagerly from now on
+    }
+    ++cache.stats.captures;
+    if (!graph->replaysHostCode()) {
+      optimizer_->retractStep();  // the capture recorded the update without taking it
+      for (const auto& [name, p] : optimizer_->params()) in.gradients.push_back(p.grad());
+    }
+    entry = &cache.insert(key, std::move(in), std::move(graph));
+  }
+  // From staging to replay the host never waits (SEQSAM_CUDA_SYNC_CHECK=error checks it, as for the eager step).
+  cuda::NoSyncScope noSync(device.is_cuda());
+  if (!recorded) {  // a new graph's static inputs are this batch already
+    const StepInputs& in = entry->statics;
+    for (auto [target, source] : {std::pair{in.embeddings, embeddings}, std::pair{in.labels, labels}, std::pair{in.labelMask, labelMask},
+                                  std::pair{in.picks, picks}, std::pair{in.targetChoices, targetChoices},
+                                  std::pair{in.prompts.points, batch.prompts.points}, std::pair{in.prompts.labels, batch.prompts.labels},
+                                  std::pair{in.prompts.boxes, batch.prompts.boxes}}) {
+      if (target.defined()) target.copy_(source, /*non_blocking=*/true);
+    }
+  }
+
+  stageOptimizerScalars(*optimizer_);
+  const std::vector<torch::Tensor>& out = entry->graph->replay();
+  ++cache.stats.replays;
+  noSync.release();
+  if (!entry->graph->replaysHostCode()) {
+    countReplayedOptimizerStep(*optimizer_);
+    // An eager step in between (update: false) sets the gradients to none; the replay refilled these.
+    const auto& params = optimizer_->params();
+    for (size_t i = 0; i < params.size() && i < entry->statics.gradients.size(); ++i) {
+      torch::Tensor p = params[i].second;
+      if (!p.grad().is_same(entry->statics.gradients[i])) p.mutable_grad() = entry->statics.gradients[i];
+    }
+  }
+  StepResult result;
+  result.loss = out[0].clone();
+  if (seqsam) result.picks = entry->statics.picks.clone();
+  result.assignment = out[1].clone();
+  result.cost = out[2].clone();
+  result.logits = out[3].clone();
+  if (!out[4].item<bool>()) {
+    optimizer_->retractStep();
+    fail(code::kNumeric, "trainStep: the loss (" + std::to_string(out[0].item<double>()) + ") or the gradient norm (" +
+                             std::to_string(out[5].item<double>()) +
                              ") is not finite; the weights and the optimizer state were left unchanged (check the learning rate and the inputs)");
   }
   return result;

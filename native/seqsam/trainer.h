@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cuda/cuda_graph.h"
 #include "seqsam/adamw.h"
 #include "seqsam/objectives.h"
 #include "seqsam/pooling.h"
@@ -34,6 +35,9 @@ struct TrainConfig {
   double gradClip = 0;  // max global grad norm; 0 = off
   bool trainEncoder = false;
   uint64_t seed = 0;
+  // On a CUDA device, replay the whole step (forward to AdamW) from a CUDA graph where it can be (see
+  // Trainer::stepGraphed); false: always eager.
+  bool cudaGraphs = true;
 };
 
 struct Batch {
@@ -63,6 +67,9 @@ class Trainer {
   // No gradients: all numMasks hypotheses against all K labels, no pooling, no label mask.
   StepResult evaluate(const Batch& batch, int64_t numMasks);
 
+  // The recorded training steps' counters (captures, replays, fallbacks to eager).
+  cuda::GraphStats graphStats() const { return stepGraphs_->stats; }
+
   AdamW& optimizer() { return *optimizer_; }
   const TrainConfig& config() const { return config_; }
   SeqSamModel& model() { return model_; }
@@ -70,6 +77,19 @@ class Trainer {
  private:
   torch::Tensor embed(const Batch& batch);
   std::vector<std::pair<std::string, torch::Tensor>> trainableParameters();
+
+  // step() replayed from a CUDA graph recorded once per layout of the batch; nullopt where this step
+  // cannot be graphed (then step() runs it eagerly). Same results as the eager step.
+  std::optional<StepResult> stepGraphed(const Batch& batch);
+  bool graphable(const Batch& batch, bool update) const;
+
+  // A recorded step's static inputs (written before each replay), and the gradients its backward fills.
+  struct StepInputs {
+    torch::Tensor embeddings, labels, labelMask, picks, targetChoices;
+    Prompts prompts;
+    std::vector<torch::Tensor> gradients;
+  };
+  std::unique_ptr<cuda::GraphCache<StepInputs>> stepGraphs_ = std::make_unique<cuda::GraphCache<StepInputs>>(4);
 
   SeqSamModel model_;
   TrainConfig config_;

@@ -1,0 +1,45 @@
+// The arithmetic of one AdamW step on lists of tensors, issued one tensor at a time or as multi-tensor
+// (_foreach_) ops. Both issue the same elementwise operations with the same scalars, so on the CPU (where a
+// _foreach_ op is a loop over the per-tensor op) their results are bit-identical; on a GPU the multi-tensor
+// form needs a handful of kernel launches per step instead of several per tensor.
+#pragma once
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <vector>
+
+// LibTorch 2.2 has what a step with device scalars needs as multi-tensor ops: _foreach_mul_ / _foreach_div_
+// by a 0-d tensor (2.1 / 2.2), _foreach_lerp_ (2.0), and _fused_adamw_ with the rate as a tensor (2.2).
+#define SEQSAM_TORCH_HAS_FOREACH_TENSOR_SCALARS (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2))
+
+namespace seqsam::seq {
+
+// The parameters of one step that hold a gradient, as parallel lists; `decays[i]` says whether params[i] decays.
+struct AdamWLists {
+  std::vector<torch::Tensor> params, grads, expAvgs, expAvgSqs;
+  std::vector<bool> decays;
+};
+
+// A factor that changes from step to step: a host number, or (capturable mode) a 0-d tensor on the
+// parameters' device, read by the kernels when they run.
+struct StepFactor {
+  double host = 0;
+  torch::Tensor device;
+};
+
+struct AdamWStepScalars {
+  StepFactor decay;        // 1 − lr·weightDecay
+  StepFactor sqrtBias2;    // √(1 − β2^t)
+  StepFactor negStepSize;  // −lr / (1 − β1^t)
+};
+
+// Fixed for the optimizer's life: a captured graph keeps them as kernel arguments.
+struct AdamWConstants {
+  double beta1, beta2, eps;
+};
+
+// p ← p·decay (decaying ones); m ← lerp(m, g, 1−β1); v ← β2·v + (1−β2)·g²; p ← p − stepSize·m / (√v/√bias2 + ε).
+// Multi-tensor ops are used where this LibTorch has them for the scalar's form; the others stay per tensor.
+void applyAdamW(AdamWLists& lists, const AdamWStepScalars& scalars, const AdamWConstants& constants, bool multiTensor);
+
+}  // namespace seqsam::seq
