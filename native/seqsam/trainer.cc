@@ -167,12 +167,16 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
     result = {loss.detach(), torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
   }
   optimizer_->zeroGrad();
+  // Data-parallel: the gradients' all-reduce starts from hooks while backward runs (SEQSAM_DDP_OVERLAP=0: after it).
+  std::optional<dist::GradientBuckets> buckets;
+  if (window.group) buckets.emplace(*window.group, optimizer_->params(), loss, b, k, reduction == Reduction::Mean);
   loss.backward();
   if (!update) return result;
-  if (window.group) {
-    noSync.release();  // the group's layout check reads a few numbers on the host
-    loss = dist::reduceGradients(*window.group, optimizer_->params(), loss, b, k, reduction == Reduction::Mean);
+  if (buckets) {
+    noSync.release();  // the group's checks read a few numbers on the host
+    loss = buckets->finish();
     result.loss = loss;
+    result.sync = buckets->report();
   }
   // A non-finite loss or gradient must not reach the weights: the update is gated on the device by this
   // flag (no host wait before the step), and the flag is read once the step is queued.

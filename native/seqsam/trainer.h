@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cuda/cuda_graph.h"
+#include "distributed/gradient_buckets.h"
 #include "seqsam/adamw.h"
 #include "seqsam/objectives.h"
 #include "seqsam/pooling.h"
@@ -55,6 +56,7 @@ struct StepResult {
   torch::Tensor assignment;  // SeqSAM: (B, P) labels matched; baselines: (B,) winning head
   torch::Tensor cost;        // SeqSAM: (B, P, K); baselines: (B,) target label
   torch::Tensor logits;      // (B, M, 4h, 4w) detached
+  std::optional<dist::GradientSyncReport> sync;  // data-parallel steps: how the gradient all-reduce went
 };
 
 class Trainer {
