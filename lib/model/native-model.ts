@@ -48,6 +48,19 @@ export interface NativeStepResult {
   assignment?: NativeTensor;
   cost?: NativeTensor;
   logits?: NativeTensor;
+  sync?: GradientSyncReport;
+}
+
+/** How a data-parallel training step's gradient all-reduce went. */
+export interface GradientSyncReport {
+  /** Whether buckets could start during backward (false under SEQSAM_DDP_OVERLAP=0). */
+  overlap: boolean;
+  /** How many buckets the gradients were reduced in. */
+  buckets: number;
+  /** How many of them started their all-reduce while backward still had gradients to compute. */
+  launchedDuringBackward: number;
+  /** Milliseconds from backward's return until the summed gradients were in place (the exposed wait). */
+  exposedMs: number;
 }
 
 /** What a model's CUDA graphs did so far (see {@link ModelOptions.cudaGraphs}). */

@@ -4,7 +4,7 @@ import { SeqsamError, nativeCall, nativeSync } from '../errors.js';
 import type { NativeTensor } from '../native.js';
 import { type NamedTensors, Tensor, disposeAll, wrapNamed } from '../tensor.js';
 import type { ImageEmbedding } from './embedding.js';
-import { ModelBase, createNativeModel, type ModelOptions, type NativeStepResult } from './native-model.js';
+import { ModelBase, createNativeModel, type GradientSyncReport, type ModelOptions, type NativeStepResult } from './native-model.js';
 import { checkPromptObject, packPrompts, type PromptInput } from './prompts.js';
 import { checkStepOptions, checkTrainingOptions, checkedBatchHandles } from './training-checks.js';
 import { parseMetadataJson } from '../checkpoint/metadata-json.js';
@@ -134,6 +134,8 @@ export interface StepResult extends Disposable {
   cost?: Tensor;
   /** (B, M, 4h, 4w) the low-res mask logits of the step (M: the steps, or a baseline's heads), detached. */
   logits?: Tensor;
+  /** A data-parallel trainStep (in a process group): how its gradient all-reduce went. */
+  sync?: GradientSyncReport;
   /** Disposes every tensor of the result. */
   dispose(): void;
 }
@@ -163,7 +165,7 @@ export interface SeqSamLoadOptions extends ModelOptions {
 
 function stepResult(r: NativeStepResult): StepResult {
   const wrap = (t?: NativeTensor) => (t ? new Tensor(t) : undefined);
-  const out = { loss: r.loss, picks: wrap(r.picks), assignment: wrap(r.assignment), cost: wrap(r.cost), logits: wrap(r.logits) };
+  const out = { loss: r.loss, picks: wrap(r.picks), assignment: wrap(r.assignment), cost: wrap(r.cost), logits: wrap(r.logits), ...(r.sync ? { sync: r.sync } : {}) };
   const dispose = () => {
     for (const t of [out.picks, out.assignment, out.cost, out.logits]) t?.dispose();
   };

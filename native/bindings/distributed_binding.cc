@@ -1,6 +1,6 @@
 // distributed.*: joining a c10d process group from JS, and the few collectives the JS side needs (a barrier,
 // sums of numbers for sharded evaluation, an agreement check). The training step's gradient all-reduce is
-// native (seqsam/trainer.cc through distributed/step_sync.h).
+// native (seqsam/trainer.cc through distributed/gradient_buckets.h).
 #include <napi.h>
 
 #include <chrono>

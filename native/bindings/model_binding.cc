@@ -150,6 +150,14 @@ Napi::Value stepResult(Napi::Env env, const seq::StepResult& r) {
   if (r.assignment.defined()) out.Set("assignment", TensorHandle::Wrap(env, r.assignment.cpu()));
   if (r.cost.defined()) out.Set("cost", TensorHandle::Wrap(env, r.cost));
   if (r.logits.defined()) out.Set("logits", TensorHandle::Wrap(env, r.logits));
+  if (r.sync) {
+    Napi::Object sync = Napi::Object::New(env);
+    sync.Set("overlap", r.sync->overlap);
+    sync.Set("buckets", static_cast<double>(r.sync->buckets));
+    sync.Set("launchedDuringBackward", static_cast<double>(r.sync->launchedDuringBackward));
+    sync.Set("exposedMs", r.sync->exposedMs);
+    out.Set("sync", sync);
+  }
   return out;
 }
 
@@ -483,7 +491,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return *state.trainer;
   }
 
-  // trainStep(batch, { lr, update }) -> Promise<{ loss, picks, assignment, cost, logits }>
+  // trainStep(batch, { lr, update }) -> Promise<{ loss, picks, assignment, cost, logits, sync? }>
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       auto state = live();

@@ -1,5 +1,6 @@
 #include "distributed/process_group.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 
@@ -37,6 +38,11 @@ void setActiveGroup(std::shared_ptr<Group> group) {
 
 #if !SEQSAM_WITH_C10D
 
+struct PendingCollective::State {};
+PendingCollective::PendingCollective(std::shared_ptr<State> state) : state_(std::move(state)) {}
+bool PendingCollective::done() const { return true; }
+void PendingCollective::wait(std::chrono::steady_clock::time_point) { fail(code::kDistributed, unavailableReason()); }
+
 bool available() { return false; }
 std::string unavailableReason() {
   return "this seqsam binary was built without torch.distributed (c10d and Gloo headers were not found at build time; on "
@@ -56,6 +62,8 @@ const std::string& Group::backendName() const {
 torch::Device Group::device() const { return torch::kCPU; }
 void Group::broadcast(std::vector<torch::Tensor>&, int) { fail(code::kDistributed, unavailableReason()); }
 void Group::allReduceSum(torch::Tensor&) { fail(code::kDistributed, unavailableReason()); }
+PendingCollective Group::allReduceSumAsync(const torch::Tensor&) { fail(code::kDistributed, unavailableReason()); }
+std::chrono::milliseconds Group::timeout() const { return std::chrono::milliseconds(0); }
 void Group::barrier() { fail(code::kDistributed, unavailableReason()); }
 void Group::agree(const std::string&, const std::string&) { fail(code::kDistributed, unavailableReason()); }
 void Group::leave() {}
@@ -255,6 +263,41 @@ void Group::allReduceSum(torch::Tensor& tensor) {
     impl_->wait(impl_->backend->allreduce(one, options));
   });
 }
+
+struct PendingCollective::State {
+  Group::Impl* group = nullptr;  // the Group outlives the collectives it starts (the trainer holds it for the step)
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+PendingCollective::PendingCollective(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+bool PendingCollective::done() const { return !state_ || !state_->work || state_->work->isCompleted(); }
+
+void PendingCollective::wait(std::chrono::steady_clock::time_point deadline) {
+  require(state_ != nullptr, code::kDistributed, "distributed: waiting for a collective that was never started");
+  if (!state_->work) return;  // waited for already
+  state_->group->collective("all-reduce", [&] {
+    // At least 1 ms: c10d reads a zero timeout as none at all.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    state_->work->wait(std::max(left, std::chrono::milliseconds(1)));
+  });
+  state_->work.reset();
+}
+
+PendingCollective Group::allReduceSumAsync(const torch::Tensor& tensor) {
+  auto state = std::make_shared<PendingCollective::State>();
+  state->group = impl_.get();
+  impl_->collective("all-reduce", [&] {
+    std::vector<torch::Tensor> one{tensor};
+    c10d::AllreduceOptions options;
+    options.reduceOp = c10d::ReduceOp::SUM;
+    options.timeout = impl_->options.timeout;
+    state->work = impl_->backend->allreduce(one, options);
+  });
+  return PendingCollective(std::move(state));
+}
+
+std::chrono::milliseconds Group::timeout() const { return impl_->options.timeout; }
 
 void Group::barrier() {
   // A one-element all-reduce: Gloo's and NCCL's barriers differ in what they wait for; this waits for every rank.

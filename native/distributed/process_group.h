@@ -12,6 +12,21 @@
 
 namespace seqsam::dist {
 
+// A collective started by Group::allReduceSumAsync, running on the backend's threads meanwhile. wait()
+// returns once it is done, or throws ERR_DISTRIBUTED (naming the rank that stopped, if one did) when it
+// failed or was not done by `deadline`.
+class PendingCollective {
+ public:
+  struct State;
+  explicit PendingCollective(std::shared_ptr<State> state);
+  // Whether it has ended (well or not); wait() tells which.
+  bool done() const;
+  void wait(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
 struct JoinOptions {
   int rank = 0;
   int worldSize = 1;
@@ -44,6 +59,11 @@ class Group {
   void broadcast(std::vector<torch::Tensor>& tensors, int root);
   // In place: every rank ends with the sum over ranks.
   void allReduceSum(torch::Tensor& tensor);
+  // The same, started and left running: `tensor` (contiguous, on device()) holds the sum once the
+  // collective is waited for. Every rank must start the same collectives in the same order.
+  PendingCollective allReduceSumAsync(const torch::Tensor& tensor);
+  // How long a collective may take (JoinOptions::timeout).
+  std::chrono::milliseconds timeout() const;
   void barrier();
   // Refuses to go on unless every rank passed the same `digest` for `what` (ERR_DISTRIBUTED naming the ranks
   // that differ from rank 0).
