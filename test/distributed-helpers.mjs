@@ -1,19 +1,8 @@
 // Shared by the distributed tests: free ports on 127.0.0.1 and ranks spawned as child processes, each
 // bounded by a timeout (a hang fails the test instead of stalling it).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../dist/lib/distributed/local-launch.js';
 
 // Starts `script` once per rank with torchrun's environment; resolves to [{ rank, code, signal, stdout,
 // stderr, ms }] once all exit. `kill(rank)` SIGKILLs one; ranks still running after timeoutMs are killed.
