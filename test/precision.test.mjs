@@ -1,6 +1,8 @@
 // precision: 'bf16' (autocast: matmuls and convolutions in bfloat16, norms and reductions in float32) against
 // 'fp32' on the same weights. Runs on the CPU here (LibTorch's CPU autocast); on a CUDA device the same
-// option turns on CUDA autocast.
+// option turns on CUDA autocast. Autocast is what passes that need a gradient run; an encoder pass that
+// needs none runs on weights held in bf16 instead (test/precision-held.test.mjs): this file keeps autocast
+// everywhere (SEQSAM_BF16_WEIGHTS=autocast) to test it on the encoder as well.
 //
 // The bound is derived, not measured. bf16 keeps 8 significant bits: round-to-nearest leaves a relative
 // error within ±u, u = 2⁻⁸, about uniform, so of rms u/√3. Autocast rounds both operands of every matmul
@@ -22,6 +24,8 @@ const reference = fixturesMissing ? null : JSON.parse(readFileSync(fixture('sam-
 const expected = fixturesMissing ? null : (await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'))).tensors;
 const values = async (t) => Array.from(await t.toTypedArray());
 const devices = info().cuda ? ['cpu', 'cuda'] : ['cpu'];
+
+process.env.SEQSAM_BF16_WEIGHTS = 'autocast';
 
 const UNIT_ROUNDOFF = 2 ** -8;
 

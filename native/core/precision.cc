@@ -3,6 +3,9 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include "core/errors.h"
 
 // LibTorch 2.4 made autocast's state per device type (the CPU/GPU-specific calls are deprecated there).
@@ -21,6 +24,11 @@ Precision parsePrecision(const std::string& name) {
 }
 
 const char* precisionName(Precision precision) { return precision == Precision::Bf16 ? "bf16" : "fp32"; }
+
+bool holdBf16Weights() {
+  const char* choice = std::getenv("SEQSAM_BF16_WEIGHTS");
+  return choice == nullptr || std::strcmp(choice, "autocast") != 0;
+}
 
 namespace {
 

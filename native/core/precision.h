@@ -1,5 +1,7 @@
-// Numeric precision of a model's forward passes: float32 throughout, or bfloat16 autocast (matmuls and
-// convolutions in bf16, reductions and norms in float32, weights kept in float32).
+// Numeric precision of a model's forward passes: float32 throughout, or bfloat16. bf16 runs as autocast
+// (matmuls and convolutions in bf16, reductions and norms in float32, weights kept in float32) wherever a
+// gradient is needed; a frozen image encoder instead runs on a copy of its weights held in bf16 (see
+// sam/held_bf16_encoder.h), activations in bf16 end to end.
 #pragma once
 #include <torch/torch.h>
 
@@ -13,8 +15,17 @@ enum class Precision { Fp32, Bf16 };
 Precision parsePrecision(const std::string& name);  // 'fp32' | 'bf16'
 const char* precisionName(Precision precision);
 
+// Whether bf16 forwards that need no gradient may run on weights held in bf16 (the default) rather than
+// under autocast: SEQSAM_BF16_WEIGHTS=autocast keeps autocast everywhere (read at each call, for tests and
+// benchmarks that compare the two).
+bool holdBf16Weights();
+
 // Turns autocast on for `device`'s type for the scope's lifetime (on this thread: autocast state is
 // thread-local, so each worker call opens its own), and restores the previous state after. Fp32: no-op.
+// Autocast's cast cache (at::autocast::cached_cast, the same rule in LibTorch 1.13 and 2.x) keeps only
+// the casts of float32 leaves that require grad and are not views, until the outermost scope closes: the
+// trainable weights (float32 masters) are cast once per scope, but frozen weights (requires_grad false)
+// and views of weights are cast again at every use, in every call.
 class AutocastScope {
  public:
   AutocastScope(const torch::Device& device, Precision precision);

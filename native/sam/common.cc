@@ -6,6 +6,12 @@ namespace seqsam::sam {
 
 torch::Tensor layerNorm(torch::nn::LayerNorm& norm, const torch::Tensor& x) {
   const auto type = norm->weight.defined() ? norm->weight.scalar_type() : torch::kFloat;
+  if (type == torch::kBFloat16 && x.is_cpu()) {
+    const auto& o = norm->options;
+    auto inFloat32 = [](const torch::Tensor& t) { return t.defined() ? t.to(torch::kFloat) : t; };
+    return torch::layer_norm(x.to(torch::kFloat), o.normalized_shape(), inFloat32(norm->weight), inFloat32(norm->bias), o.eps())
+        .to(type);
+  }
   return norm->forward(x.scalar_type() == type ? x : x.to(type));
 }
 
@@ -16,12 +22,15 @@ LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
 
 torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
   // Same arithmetic as the reference (biased variance over C), so results match to float rounding; in
-  // float32 under bf16 autocast too, like nn::LayerNorm (see layerNorm above).
-  const torch::Tensor& in = x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
+  // float32 under bf16 autocast too, like nn::LayerNorm (see layerNorm above), and for held bf16 weights
+  // (one rounding, of the result, as a fused kernel would).
+  const auto type = weight.scalar_type();
+  const torch::Tensor& in = x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat);
   auto centred = in - in.mean(1, /*keepdim=*/true);
   auto var = centred.square().mean(1, /*keepdim=*/true);
   auto y = centred * torch::rsqrt(var + eps_);
-  return torch::addcmul(bias.view({1, -1, 1, 1}), y, weight.view({1, -1, 1, 1}));
+  auto out = torch::addcmul(bias.to(torch::kFloat).view({1, -1, 1, 1}), y, weight.to(torch::kFloat).view({1, -1, 1, 1}));
+  return type == torch::kFloat ? out : out.to(type);
 }
 
 MLPBlockImpl::MLPBlockImpl(int64_t embeddingDim, int64_t mlpDim, Activation act) : act_(act) {

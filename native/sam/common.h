@@ -4,7 +4,8 @@
 
 namespace seqsam::sam {
 
-// LayerNorm over the channel axis of an NCHW tensor (SAM's LayerNorm2d, eps 1e-6 by default).
+// LayerNorm over the channel axis of an NCHW tensor (SAM's LayerNorm2d, eps 1e-6 by default). Computed in
+// float32 whatever the input's and the weights' types; the result comes back in the weights' type.
 class LayerNorm2dImpl : public torch::nn::Module {
  public:
   explicit LayerNorm2dImpl(int64_t channels, double eps = 1e-6);
@@ -18,8 +19,11 @@ class LayerNorm2dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm2d);
 
-// nn::LayerNorm in its weights' type (float32) whatever the input's: CUDA autocast does that itself
-// (layer_norm is on its float32 list); CPU autocast in LibTorch 1.13 hands it bf16 inputs and fails.
+// nn::LayerNorm in its weights' type whatever the input's. float32 weights: CUDA autocast does that itself
+// (layer_norm is on its float32 list); CPU autocast in LibTorch 1.13 hands it bf16 inputs and fails. bf16
+// weights (a held bf16 copy): bf16 in and out; the CUDA kernel accumulates in float32, LibTorch 1.13's CPU
+// one does not (rows of mean 10, std 0.1 come out with relative error 0.17), so on the CPU the statistics
+// are taken in float32 and only the result is stored in bf16.
 torch::Tensor layerNorm(torch::nn::LayerNorm& norm, const torch::Tensor& x);
 
 enum class Activation { kGelu, kRelu };

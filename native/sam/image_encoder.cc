@@ -51,13 +51,15 @@ torch::Tensor relativePositions(int64_t qSize, int64_t kSize, const torch::Tenso
   torch::Tensor table = relPos;
   if (relPos.size(0) != maxDist) {
     // Checkpoint trained at another grid size: stretch the table linearly, as the reference does.
-    table = F::interpolate(relPos.reshape({1, relPos.size(0), -1}).permute({0, 2, 1}),
+    // (In float32: a table held in bf16 is stretched as the float32 one, then stored back.)
+    table = F::interpolate(relPos.to(torch::kFloat).reshape({1, relPos.size(0), -1}).permute({0, 2, 1}),
                            F::InterpolateFuncOptions()
                                .size(std::vector<int64_t>{maxDist})
                                .mode(torch::kLinear)
                                .align_corners(false))
                 .reshape({-1, maxDist})
-                .permute({1, 0});
+                .permute({1, 0})
+                .to(relPos.scalar_type());
   }
   // Offsets in float32 like the reference, so unequal q/k sizes round to the same rows.
   const double qScale = std::max(static_cast<double>(kSize) / qSize, 1.0);
@@ -121,10 +123,11 @@ torch::Tensor ViTAttentionImpl::attend(const torch::Tensor& q, const torch::Tens
     NoAutocastScope float32;
     return attend(q.to(torch::kFloat), k.to(torch::kFloat), v.to(torch::kFloat), h, w).to(q.scalar_type());
   }
-  torch::Tensor relH, relW;  // (h, h, headDim), (w, w, headDim)
+  torch::Tensor relH, relW;  // (h, h, headDim), (w, w, headDim), in q's type
   if (useRelPos_) {
-    relH = relativePositions(h, h, rel_pos_h);
-    relW = relativePositions(w, w, rel_pos_w);
+    // Held bf16 tables meet the float32 scores of the explicit path: they take q's type.
+    relH = relativePositions(h, h, rel_pos_h).to(q.scalar_type());
+    relW = relativePositions(w, w, rel_pos_w).to(q.scalar_type());
   }
 
   if (useFusedAttention(q.device())) {
@@ -229,8 +232,9 @@ PatchEmbedImpl::PatchEmbedImpl(int64_t patchSize, int64_t inChans, int64_t embed
 }
 
 torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& x) {
-  // Channels-last tokens, made contiguous once so every later op runs on dense (B, H, W, C) memory.
-  CpuConvolutionScope conv(x);
+  // Channels-last tokens, made contiguous once so every later op runs on dense (B, H, W, C) memory. The
+  // image takes the weights' type (bf16 for held bf16 weights off the CPU; float32 otherwise).
+  CpuConvolutionScope conv(x.to(proj->weight.scalar_type()));
   return proj->forward(conv.input()).permute({0, 2, 3, 1}).contiguous();
 }
 
@@ -265,10 +269,21 @@ torch::Tensor ImageEncoderViTImpl::forward(const torch::Tensor& input) {
   require(x.size(1) == pos_embed.size(1) && x.size(2) == pos_embed.size(2), code::kShape,
           "image encoder input must be " + std::to_string(options_.imageSize) + "x" +
               std::to_string(options_.imageSize) + " (pad it first), got " + c10::str(input.sizes()));
-  x = x + pos_embed;
+  // The tokens in the weights' type from here on (float32 convolution output on the CPU, bf16 under CUDA
+  // autocast: either way the sum with pos_embed is what type promotion gave before).
+  x = x.to(pos_embed.scalar_type()) + pos_embed;
   for (auto& block : blockList_) x = block->forward(x);
   CpuConvolutionScope conv(x.permute({0, 3, 1, 2}));
-  return neck->forward(conv.input()).contiguous();
+  x = conv.input();
+  // Each convolution reads its weights' type (float32 ones on the CPU); LayerNorm2d takes any input type.
+  for (const auto& module : neck->children()) {
+    if (auto* convolution = module->as<torch::nn::Conv2dImpl>()) {
+      x = convolution->forward(x.to(convolution->weight.scalar_type()));
+    } else {
+      x = module->as<LayerNorm2dImpl>()->forward(x);
+    }
+  }
+  return x.contiguous();
 }
 
 }  // namespace seqsam::sam

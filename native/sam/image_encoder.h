@@ -77,10 +77,13 @@ struct ImageEncoderOptions {
 class ImageEncoderViTImpl : public torch::nn::Module {
  public:
   explicit ImageEncoderViTImpl(const ImageEncoderOptions& options);
-  // (B, 3, S, S) normalised and padded image -> (B, outChans, S/p, S/p) contiguous embeddings.
+  // (B, 3, S, S) normalised and padded image -> (B, outChans, S/p, S/p) contiguous embeddings. Runs in
+  // its weights' type: float32 (also under autocast), or bf16 for a copy held in bf16 (then the tokens
+  // stay bf16 throughout and the embeddings come back bf16).
   torch::Tensor forward(const torch::Tensor& x);
 
   int64_t imageSize() const { return options_.imageSize; }
+  const ImageEncoderOptions& options() const { return options_; }
 
   PatchEmbed patch_embed{nullptr};
   torch::Tensor pos_embed;  // (1, S/p, S/p, C)

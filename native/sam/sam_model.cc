@@ -66,7 +66,27 @@ torch::Tensor SamModelImpl::preprocess(const torch::Tensor& image) const {
   return torch::constant_pad_nd(x, {0, s - w, 0, s - h}, 0);
 }
 
+void SamModelImpl::setPrecision(Precision precision) {
+  precision_ = precision;
+  if (precision_ == Precision::Fp32) heldEncoder_->release();
+}
+
+bool SamModelImpl::encoderPassNeedsGrad(const torch::Tensor& input) const {
+  if (!torch::GradMode::is_enabled()) return false;
+  if (input.requires_grad()) return true;
+  for (const auto& p : image_encoder->parameters()) {
+    if (p.requires_grad()) return true;
+  }
+  return false;
+}
+
 torch::Tensor SamModelImpl::encodeImage(const torch::Tensor& preprocessed) {
+  if (precision_ == Precision::Bf16 && holdBf16Weights() && !encoderPassNeedsGrad(preprocessed)) {
+    // The frozen encoder on its weights held in bf16 (refreshed there if they changed since the last call).
+    ImageEncoderViT held = heldEncoder_->get(image_encoder);
+    torch::NoGradGuard noGrad;
+    return held->forward(preprocessed).to(torch::kFloat);
+  }
   torch::Tensor out;
   {
     AutocastScope autocast(preprocessed.device(), precision_);

@@ -3,9 +3,11 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <memory>
 
 #include "core/precision.h"
 #include "sam/config.h"
+#include "sam/held_bf16_encoder.h"
 #include "sam/image_encoder.h"
 #include "sam/mask_decoder.h"
 #include "sam/prompt_encoder.h"
@@ -19,9 +21,10 @@ class SamModelImpl : public torch::nn::Module {
 
   const SamConfig& config() const { return config_; }
 
-  // fp32, or bf16 autocast in encodeImage and predict (their outputs come back as float32).
+  // fp32, or bf16 in encodeImage and predict (their outputs come back as float32): autocast, except for an
+  // encoder pass that needs no gradient, which runs on the encoder's weights held in bf16.
   Precision precision() const { return precision_; }
-  void setPrecision(Precision precision) { precision_ = precision; }
+  void setPrecision(Precision precision);
 
   // (B, 3, H, W) RGB, uint8 or float on the 0..255 scale, already resized so that max(H, W) <= imageSize:
   // normalised with pixelMean/pixelStd and zero-padded right/bottom to (B, 3, imageSize, imageSize), float32.
@@ -46,8 +49,13 @@ class SamModelImpl : public torch::nn::Module {
   MaskDecoder mask_decoder{nullptr};
 
  private:
+  // Whether this encoder pass builds a graph: grad mode on, and the input or an encoder weight requires grad.
+  bool encoderPassNeedsGrad(const torch::Tensor& input) const;
+
   SamConfig config_;
   Precision precision_ = Precision::Fp32;
+  // Not a submodule: the held copy is no part of the state dict, parameters() or the optimizer.
+  std::shared_ptr<HeldBf16Encoder> heldEncoder_ = std::make_shared<HeldBf16Encoder>();
 };
 TORCH_MODULE(SamModel);
 
