@@ -143,10 +143,13 @@ void AdamW::stepCapturable(const torch::Tensor& apply) {
   const torch::Tensor lr = lr_.to(torch::kDouble);
   const torch::Tensor bias1 = torch::pow(options_.beta1, t).neg_().add_(1);
   const torch::Tensor bias2 = torch::pow(options_.beta2, t).neg_().add_(1);
+  // Rounded once to the parameters' dtype, as the elementwise kernels would round them anyway: a _foreach_
+  // op with a tensor scalar takes its multi-tensor path only for a scalar of the list's dtype.
+  const auto dtype = lists.params.front().scalar_type();
   AdamWStepScalars scalars;
-  scalars.decay.device = lr.mul(options_.weightDecay).neg_().add_(1);
-  scalars.sqrtBias2.device = bias2.sqrt();
-  scalars.negStepSize.device = lr.div(bias1).neg_();
+  scalars.decay.device = lr.mul(options_.weightDecay).neg_().add_(1).to(dtype);
+  scalars.sqrtBias2.device = bias2.sqrt().to(dtype);
+  scalars.negStepSize.device = lr.div(bias1).neg_().to(dtype);
   update(lists, scalars, apply, kernels == AdamWKernels::MultiTensor);
 }
 
