@@ -87,6 +87,45 @@ async function benchEncoder(entries: Entry[], repeats: number): Promise<void> {
   sam.dispose();
 }
 
+// The encoder's numeric modes: fp32; bf16 under autocast (weights cast in every call, float32 stream);
+// bf16 on weights held in bf16 (the default for a pass that needs no gradient). SEQSAM_BF16_WEIGHTS picks
+// between the two bf16 modes.
+const encoderModes = [
+  { label: 'fp32', precision: 'fp32', weights: 'held' },
+  { label: 'bf16 autocast', precision: 'bf16', weights: 'autocast' },
+  { label: 'bf16 held weights', precision: 'bf16', weights: 'held' },
+] as const;
+
+async function withBf16Weights<T>(weights: string, run: () => Promise<T>): Promise<T> {
+  const previous = process.env.SEQSAM_BF16_WEIGHTS;
+  process.env.SEQSAM_BF16_WEIGHTS = weights;
+  try {
+    return await run();
+  } finally {
+    if (previous === undefined) delete process.env.SEQSAM_BF16_WEIGHTS;
+    else process.env.SEQSAM_BF16_WEIGHTS = previous;
+  }
+}
+
+// The three modes on the CPU, on ViT-B's layers at a 256² image (16² tokens: one window per block), where
+// a ViT-B 1024² pass in bf16 would take minutes.
+async function benchEncoderPrecision(entries: Entry[], repeats: number): Promise<void> {
+  const vitB = await Sam.load({ preset: 'vit_b', seed: 0 });
+  const config = { ...vitB.config, image_size: 256 };
+  vitB.dispose();
+  const random = mulberry32(1);
+  const image = { data: Uint8Array.from({ length: 256 * 256 * 3 }, () => Math.floor(random() * 256)), width: 256, height: 256, channels: 3 };
+  for (const mode of encoderModes) {
+    const sam = await Sam.load({ config, seed: 0, precision: mode.precision });
+    for (const threads of threadCounts()) {
+      useThreads(threads);
+      const seconds = await withBf16Weights(mode.weights, () => time(async () => (await sam.embed(image)).dispose(), repeats));
+      entries.push({ name: `encoder ViT-B layers 256², ${mode.label}`, threads, value: seconds * 1000, unit: 'ms/image' });
+    }
+    sam.dispose();
+  }
+}
+
 async function benchDecoder(entries: Entry[], repeats: number): Promise<void> {
   const sam = await Sam.load({ preset: 'vit_b', seed: 0 });
   const embedding = await sam.embed({ data: new Uint8Array(64 * 64 * 3).fill(90), width: 64, height: 64, channels: 3 });
@@ -189,14 +228,14 @@ async function benchCudaEncoder(entries: Entry[], repeats: number): Promise<void
   const attentionForms = [['folded', 'rel-pos folded into q·k'], ['sdpa', 'rel-pos as the mask']] as const;
   const previous = process.env.SEQSAM_ATTENTION;
   try {
-    for (const precision of precisions) {
-      const sam = await Sam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision });
+    for (const mode of encoderModes) {
+      const sam = await Sam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision: mode.precision });
       for (const [form, label] of attentionForms) {
         process.env.SEQSAM_ATTENTION = form;
-        const seconds = await timeCuda(async () => (await sam.embedPixels(pixels)).dispose(), repeats);
+        const seconds = await withBf16Weights(mode.weights, () => timeCuda(async () => (await sam.embedPixels(pixels)).dispose(), repeats));
         const msPerImage = (seconds * 1000) / batch;
         entries.push({
-          name: `encoder ViT-B 1024², cuda ${precision} + SDPA (${label}), batch ${batch}`,
+          name: `encoder ViT-B 1024², cuda ${mode.label} + SDPA (${label}), batch ${batch}`,
           threads: info().threads,
           value: batch / seconds,
           unit: 'images/s',
@@ -303,6 +342,7 @@ async function benchStream(entries: Entry[], repeats: number): Promise<void> {
 
 const suites = {
   encoder: benchEncoder,
+  'encoder-precision': benchEncoderPrecision,
   decoder: benchDecoder,
   matching: benchMatching,
   train: benchTrainStep,
@@ -316,6 +356,7 @@ type Suite = keyof typeof suites;
 // What each case runs on, for the JSON output next to the numbers.
 const caseSettings: Record<Suite, Record<string, string | number>> = {
   encoder: { preset: 'vit_b', image: '1024²', device: 'cpu' },
+  'encoder-precision': { layers: 'vit_b', image: '256²', modes: 'fp32, bf16 autocast, bf16 held weights', device: 'cpu' },
   decoder: { preset: 'vit_b', device: 'cpu' },
   matching: { batch: 32, M: 10, K: 4, mask: '256²', device: 'cpu' },
   train: { preset: 'vit_b', batch: 2, M: 4, K: 4, input: 'cached embeddings', device: 'cpu' },
