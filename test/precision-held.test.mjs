@@ -100,7 +100,7 @@ for (const device of devices) {
     for (const x of [fromTruth, fromHeld, truth, held, fp32, bf16]) x.dispose();
   });
 
-  test(`held bf16 encoder on ${device}: a random tiny model's embeddings within the bound of fp32`, async () => {
+  test(`held bf16 encoder on ${device}: a random tiny model's embeddings within the bound of fp32`, async (t) => {
     const image = randomImage(5, 200);
     const errors = [];
     for (const seed of [1, 2]) {
@@ -109,6 +109,36 @@ for (const device of devices) {
       fp32.dispose();
       bf16.dispose();
     }
+    t.diagnostic(`relative L2 ${errors.map((e) => e.toExponential(2)).join(', ')} (bound ${heldCeiling(tinyConfig).toExponential(2)})`);
+  });
+
+  test(`held bf16 encoder on ${device}: a training step on images with the encoder frozen embeds them on held weights`, async (t) => {
+    const numMasks = 2;
+    const s = tinyConfig.image_size;
+    const random = mulberry32(9);
+    const batch = {
+      images: Tensor.from(Float32Array.from({ length: 2 * 3 * s * s }, () => 2 * random() - 1), [2, 3, s, s], { device }),
+      boxes: Tensor.from(new Float32Array([30, 40, 150, 160, 60, 20, 200, 120]), [2, 4], { device }),
+      labels: Tensor.from(Float32Array.from({ length: 2 * 3 * 64 * 64 }, () => (random() < 0.3 ? 1 : 0)), [2, 3, 64, 64], { device }),
+    };
+    const stepLogits = async (precision) => {
+      const model = await SeqSam.load({ config: tinyConfig, seed: 4, device, precision, training: { numMasks, lr: 1e-3, seed: 2 } });
+      const step = await model.trainStep(batch);
+      const logits = await values(step.logits);
+      step.dispose();
+      model.dispose();
+      return logits;
+    };
+    const fp32 = await stepLogits('fp32');
+    const held = await stepLogits('bf16');
+    // The rollout (autocast) chains its steps on the held embeddings: step m's logits went through m step
+    // paths of precision.test.mjs's count (the decoder's stages and the cell's 4).
+    const rolloutStages = numMasks * (decoderStages(tinyConfig) + 4);
+    const error = assertWithin(held, fp32, `rollout logits (M = ${numMasks})`, heldCeiling(tinyConfig, rolloutStages));
+    t.diagnostic(`relative L2 ${error.toExponential(2)} (bound ${heldCeiling(tinyConfig, rolloutStages).toExponential(2)})`);
+    const autocast = await withBf16Weights('autocast', () => stepLogits('bf16'));
+    assert.ok(relativeL2(held, autocast) > FLOOR, 'the frozen encoder ran under autocast, not on held weights');
+    for (const x of Object.values(batch)) x.dispose();
   });
 
   test(`held bf16 encoder on ${device}: weights loaded into the model are the ones the next bf16 pass uses`, async (t) => {
