@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 
 import { ImageEmbedding, SeqSam, Tensor, info, tinyConfig } from '../dist/lib/index.js';
-import { mulberry32, tempDir } from './helpers.mjs';
+import { mulberry32, relativeL2, tempDir } from './helpers.mjs';
 
 const runtime = info();
 const skipGpu = !runtime.cuda || !runtime.builtWithCuda ? 'needs a CUDA build and a GPU' : !runtime.cudaGraphs ? 'this CUDA build has no CUDA graphs (-DSEQSAM_CUDA_GRAPHS=OFF)' : false;
@@ -24,7 +24,7 @@ function randomTensor(shape, seed, device, map = (x) => x - 0.5) {
 
 function makeBatch(b, k, seed, device) {
   const boxes = new Float32Array(b * 4);
-  for (let i = 0; i < b; i++) boxes.set([20 + 7 * i, 30, 150 + 9 * i, 200], i * 4);
+  for (let i = 0; i < b; i++) boxes.set([20 + 7 * i + (seed % 7), 30, 150 + 9 * i, 200 - (seed % 5)], i * 4);
   return {
     embeddings: randomTensor([b, C, GRID, GRID], seed, device),
     boxes: Tensor.from(boxes, [b, 4], { device }),
@@ -59,15 +59,21 @@ async function weights(model) {
 // bias, up to a full ±lr). So a weight differs by at most Σ lr·δ with δ = 1e-4 over the steps, and a loss by
 // δ relative (what those weight differences move it is orders smaller at these rates).
 const DELTA = 1e-4;
+// In bf16 a kernel that sums in another order (cuBLAS may pick another split on the capture's stream) can move
+// an output by one bf16 step, 2⁻⁸ relative, which Adam's ratio can turn into a whole update: there the
+// losses are compared (to 2⁻⁸ relative, each a mean of Dice terms that such steps would all have to move
+// the same way to exceed it) and the weights left to the fp32 run. A graph replaying stale casts of the
+// weights would fall behind the eager losses by far more, step after step.
+const BF16_LOSS = 2 ** -8;
 
-function assertLossesClose(actual, expected, what) {
+function assertLossesClose(actual, expected, what, delta = DELTA) {
   assert.equal(actual.length, expected.length, `${what}: step count`);
   for (let i = 0; i < expected.length; i++) {
     if (typeof expected[i] === 'string') {
       assert.equal(actual[i], expected[i], `${what}: step ${i}`);
       continue;
     }
-    assert.ok(Math.abs(actual[i] - expected[i]) <= DELTA * Math.max(1, Math.abs(expected[i])), `${what}: step ${i} loss ${actual[i]} vs ${expected[i]}`);
+    assert.ok(Math.abs(actual[i] - expected[i]) <= delta * Math.max(1, Math.abs(expected[i])), `${what}: step ${i} loss ${actual[i]} vs ${expected[i]}`);
   }
 }
 
@@ -125,8 +131,12 @@ async function trainingMatchesEager(device, precision) {
     const actual = await runSchedule(graphed, batch, bad);
     const stats = graphed.cudaGraphStats().training;
     assert.equal(eager.cudaGraphStats().training.replays, 0, 'cudaGraphs: false never replays');
-    assertLossesClose(actual, expected, `${precision} losses`);
-    assertWeightsClose(await weights(graphed), await weights(eager), lrSum(schedule), `${precision} weights`);
+    if (precision === 'bf16') {
+      assertLossesClose(actual, expected, 'bf16 losses', BF16_LOSS);
+    } else {
+      assertLossesClose(actual, expected, `${precision} losses`);
+      assertWeightsClose(await weights(graphed), await weights(eager), lrSum(schedule), `${precision} weights`);
+    }
     return stats;
   } finally {
     eager.dispose();
@@ -184,10 +194,12 @@ async function inferenceMatchesEager(device, precision) {
         const a = await got[key].toTypedArray();
         const b = await want[key].toTypedArray();
         assert.deepEqual(got[key].shape, want[key].shape, `${precision} prompt ${i}: ${key} shape`);
-        // The same kernels on the same inputs: equal up to kernels that sum in another order.
-        let worst = 0;
-        for (let j = 0; j < b.length; j++) worst = Math.max(worst, Math.abs(a[j] - b[j]) - 1e-5 * Math.abs(b[j]));
-        assert.ok(worst <= 1e-5, `${precision} prompt ${i}: ${key} differs by ${worst}`);
+        // The same kernels on the same inputs: equal up to kernels that sum in another order, a few float32
+        // roundings (1e-5 relative L2 leaves room for M = 5 recurrent steps compounding them) or one bf16
+        // step (2⁻⁸). Another prompt's or a stale input's masks would differ entirely.
+        const bound = precision === 'bf16' ? 2 ** -8 : 1e-5;
+        const error = relativeL2(a, b);
+        assert.ok(error <= bound, `${precision} prompt ${i}: ${key} differs by ${error} relative L2 (bound ${bound})`);
       }
       want.dispose();
       got.dispose();
@@ -205,12 +217,12 @@ async function inferenceMatchesEager(device, precision) {
 async function trainingRecordsPerLayout(device) {
   const model = await SeqSam.load({ config: tinyConfig, seed: 0, device, cudaGraphs: true, training: trainingOn(device) });
   const eager = await SeqSam.load({ config: tinyConfig, seed: 0, device, cudaGraphs: false, training: trainingOn(device) });
-  const four = makeBatch(4, 3, 41, device);
-  const two = makeBatch(2, 3, 43, device);
+  // Four batches of new data each (labels, boxes and embeddings), in two layouts: each replay must see its own.
+  const batches = [4, 2, 4, 2].map((b, i) => makeBatch(b, 3, 41 + 2 * i, device));
   try {
     const losses = [];
     const expected = [];
-    for (const batch of [four, two, four, two]) {
+    for (const batch of batches) {
       const r = await model.trainStep(batch);
       const e = await eager.trainStep(batch);
       losses.push(r.loss);
@@ -223,8 +235,7 @@ async function trainingRecordsPerLayout(device) {
   } finally {
     model.dispose();
     eager.dispose();
-    disposeBatch(four);
-    disposeBatch(two);
+    for (const batch of batches) disposeBatch(batch);
   }
 }
 
