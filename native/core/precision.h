@@ -22,10 +22,11 @@ bool holdBf16Weights();
 
 // Turns autocast on for `device`'s type for the scope's lifetime (on this thread: autocast state is
 // thread-local, so each worker call opens its own), and restores the previous state after. Fp32: no-op.
-// Autocast's cast cache (at::autocast::cached_cast, the same rule in LibTorch 1.13 and 2.x) keeps only
-// the casts of float32 leaves that require grad and are not views, until the outermost scope closes: the
-// trainable weights (float32 masters) are cast once per scope, but frozen weights (requires_grad false)
-// and views of weights are cast again at every use, in every call.
+// Autocast's cast cache (at::autocast::cached_cast: the rule read in 2.x's autocast_mode.cpp, and seen on
+// 1.13, where a weight changed in place between two uses in one scope goes unseen only if it requires
+// grad) keeps only the casts of float32 leaves that require grad and are not views, until the outermost
+// scope closes: the trainable weights (float32 masters) are cast once per scope, but frozen weights
+// (requires_grad false) and views of weights are cast again at every use, in every call.
 class AutocastScope {
  public:
   AutocastScope(const torch::Device& device, Precision precision);
