@@ -1,6 +1,5 @@
 #include "seqsam/trainer.h"
 
-#include <type_traits>
 #include <utility>
 
 #include "core/errors.h"
@@ -82,49 +81,12 @@ void clipGradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& para
 
 }  // namespace
 
-namespace {
-
-// AdamW's capturable mode (adamw.h): setCapturable(true) moves the rate and the bias corrections to device
-// tensors, stageScalars() writes the current rate there before each step or replay, and step() then reads
-// only device tensors; countReplayedStep() advances the host's step count for a replayed update. Detected at
-// compile time, so that graphed training switches itself on once the optimizer offers all of it.
-template <class O, class = void>
-struct HasCapturableMode : std::false_type {};
-template <class O>
-struct HasCapturableMode<O, std::void_t<decltype(std::declval<O&>().setCapturable(true)), decltype(std::declval<O&>().capturable()),
-                                        decltype(std::declval<O&>().stageScalars()), decltype(std::declval<O&>().countReplayedStep())>>
-    : std::true_type {};
-
-template <class O>
-constexpr bool optimizerCapturable() {
-  return HasCapturableMode<O>::value;
-}
-
-template <class O>
-void setOptimizerCapturable(O& optimizer, bool on) {
-  if constexpr (HasCapturableMode<O>::value) optimizer.setCapturable(on);
-}
-
-template <class O>
-void stageOptimizerScalars(O& optimizer) {
-  if constexpr (HasCapturableMode<O>::value) {
-    if (optimizer.capturable()) optimizer.stageScalars();
-  }
-}
-
-template <class O>
-void countReplayedOptimizerStep(O& optimizer) {
-  if constexpr (HasCapturableMode<O>::value) optimizer.countReplayedStep();
-}
-
-}  // namespace
-
 StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool update) {
   if (lr) optimizer_->options().lr = *lr;
   if (graphable(batch, update)) {
     if (std::optional<StepResult> graphed = stepGraphed(batch)) return std::move(*graphed);
   }
-  stageOptimizerScalars(*optimizer_);  // an optimizer a recorded step made capturable reads its rate from the device
+  optimizer_->stageScalars();  // an optimizer a recorded step made capturable reads its rate from the device
   model_->train();
   torch::Tensor embeddings = embed(batch);
   checkBatch(batch, embeddings);
@@ -204,7 +166,7 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
 // builds a new Trainer, and with it new graphs, and the model's precision is part of the key.
 
 bool Trainer::graphable(const Batch& batch, bool update) const {
-  if (!update || !config_.cudaGraphs || !optimizerCapturable<AdamW>() || !cuda::graphsEnabled()) return false;
+  if (!update || !config_.cudaGraphs || !cuda::graphsEnabled()) return false;
   const torch::Tensor& input = batch.embeddings.defined() ? batch.embeddings : batch.images;
   if (!input.defined() || !(input.is_cuda() || cuda::graphsEmulated())) return false;
   if (!batch.embeddings.defined() && config_.trainEncoder) return false;  // a trained encoder's step stays eager
@@ -275,8 +237,9 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
       if (phase != cuda::GraphPhase::Warmup) optimizer_->step(finite);
       return {loss.detach(), assignment, cost, logits, finite, norm};
     };
-    setOptimizerCapturable(*optimizer_, true);
-    stageOptimizerScalars(*optimizer_);
+    // The rate and step count move to device tensors that the recording reads (adamw.h).
+    optimizer_->setCapturable(true);
+    optimizer_->stageScalars();
     std::unique_ptr<cuda::CapturedGraph> graph;
     try {
       graph = std::make_unique<cuda::CapturedGraph>(device, body);
@@ -304,12 +267,12 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
     }
   }
 
-  stageOptimizerScalars(*optimizer_);
+  optimizer_->stageScalars();
   const std::vector<torch::Tensor>& out = entry->graph->replay();
   ++cache.stats.replays;
   noSync.release();
   if (!entry->graph->replaysHostCode()) {
-    countReplayedOptimizerStep(*optimizer_);
+    optimizer_->countReplayedStep();
     // An eager step in between (update: false) sets the gradients to none; the replay refilled these.
     const auto& params = optimizer_->params();
     for (size_t i = 0; i < params.size() && i < entry->statics.gradients.size(); ++i) {
