@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 
 import type { CommandModule } from 'yargs';
 
+import { AdamWOptimizer, type AdamWKernels } from '../adamw-ops.js';
 import { mulberry32 } from '../data/synthetic.js';
 import { SeqsamError } from '../errors.js';
 import { ImageEmbedding } from '../model/embedding.js';
@@ -184,6 +185,62 @@ async function benchTrainStep(entries: Entry[], repeats: number): Promise<void> 
   model.dispose();
 }
 
+// AdamW alone, over the trainable set of the default SeqSAM (ViT-B decoder, prompt encoder and cell) with the
+// gradients of one real backward pass: the host-scalar per-tensor form (the CPU training step's), the same as
+// multi-tensor ops, and the capturable forms (device scalars; the gate computed on copies, never read).
+const optimizerForms: { label: string; capturable: boolean; kernels: AdamWKernels }[] = [
+  { label: 'host scalars, per tensor', capturable: false, kernels: 'per-tensor' },
+  { label: 'host scalars, multi-tensor', capturable: false, kernels: 'multi-tensor' },
+  { label: 'capturable, per tensor', capturable: true, kernels: 'per-tensor' },
+  { label: 'capturable, multi-tensor', capturable: true, kernels: 'multi-tensor' },
+];
+
+async function seqsamTrainableSet(device: string): Promise<{ params: Record<string, Tensor>; grads: Record<string, Tensor>; weights: number }> {
+  const model = await SeqSam.load({ preset: 'vit_b', seed: 0, device, training: { numMasks: 4, seed: 1 } });
+  const batch = {
+    embeddings: randomTensor([1, 256, 64, 64], 5, undefined, device),
+    boxes: Tensor.from(new Float32Array([200, 220, 600, 640]), [1, 4], { device }),
+    labels: randomTensor([1, 4, 256, 256], 6, (x) => (x > 0.6 ? 1 : 0), device),
+  };
+  (await model.trainStep(batch, { update: false })).dispose();
+  const grads = model.gradients();
+  for (const t of Object.values(batch)) t.dispose();
+  model.dispose();
+  let seed = 10;
+  const params = Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, randomTensor(g.shape, seed++, undefined, device)]));
+  const weights = Object.values(grads).reduce((n, g) => n + g.shape.reduce((a, b) => a * b, 1), 0);
+  return { params, grads, weights };
+}
+
+async function benchOptimizer(entries: Entry[], repeats: number): Promise<void> {
+  const { params, grads, weights } = await seqsamTrainableSet('cpu');
+  const size = `${Object.keys(params).length} tensors, ${(weights / 1e6).toFixed(2)} M weights`;
+  const applies = Tensor.from(Uint8Array.from([1]), [], { dtype: 'bool' });
+  for (const threads of threadCounts()) {
+    useThreads(threads);
+    for (const form of optimizerForms) {
+      const opt = new AdamWOptimizer(params, { lr: 1e-4 });
+      opt.setKernels(form.kernels);
+      opt.setCapturable(form.capturable);
+      opt.setGradients(grads);
+      // As the trainer calls it: the rate staged (capturable), the step gated by a flag.
+      const seconds = await time(async () => {
+        opt.stageScalars();
+        opt.step(applies);
+      }, repeats * 10);
+      entries.push({ name: `AdamW step, SeqSAM ViT-B trainable set (${size}), ${form.label}`, threads, value: seconds * 1000, unit: 'ms/step' });
+      opt.dispose();
+    }
+  }
+  applies.dispose();
+  disposeNamed(params);
+  disposeNamed(grads);
+}
+
+function disposeNamed(tensors: Record<string, Tensor>): void {
+  for (const t of Object.values(tensors)) t.dispose();
+}
+
 // ---- CUDA: GPU work is queued asynchronously; a timing ends with a host copy that waits for the queue.
 
 // ViT-B does ≈0.97 TFLOP per 1024² image: ~1.25 ms at the ~780 TFLOP/s bf16 an H100 reaches on a matmul.
@@ -332,6 +389,37 @@ async function benchCudaInference(entries: Entry[], repeats: number): Promise<vo
   embedding.dispose();
 }
 
+// AdamW alone on the GPU: per tensor (several launches per tensor), multi-tensor, and the fused kernel in
+// capturable mode (LibTorch >= 2.2), each step gated by a device flag as in training.
+async function benchCudaOptimizer(entries: Entry[], repeats: number): Promise<void> {
+  if (!cudaAvailable('cuda-optimizer')) return;
+  const { params, grads, weights } = await seqsamTrainableSet('cuda');
+  const size = `${Object.keys(params).length} tensors, ${(weights / 1e6).toFixed(2)} M weights`;
+  const applies = Tensor.from(Uint8Array.from([1]), [], { dtype: 'bool', device: 'cuda' });
+  const forms = [...optimizerForms, { label: 'capturable, fused', capturable: true, kernels: 'fused' as const }];
+  for (const form of forms) {
+    const opt = new AdamWOptimizer(params, { lr: 1e-4 });
+    try {
+      opt.setKernels(form.kernels);
+    } catch (error) {
+      process.stderr.write(`bench: cuda-optimizer ${form.label} skipped (${(error as Error).message})\n`);
+      opt.dispose();
+      continue;
+    }
+    opt.setCapturable(form.capturable);
+    opt.setGradients(grads);
+    const seconds = await timeCuda(async () => {
+      opt.stageScalars();
+      opt.step(applies);
+    }, repeats * 30);
+    entries.push({ name: `AdamW step, SeqSAM ViT-B trainable set (${size}), cuda, ${form.label}`, threads: info().threads, value: seconds * 1e6, unit: 'µs/step' });
+    opt.dispose();
+  }
+  applies.dispose();
+  disposeNamed(params);
+  disposeNamed(grads);
+}
+
 // A stream of requests through predictStream against one-by-one predict (tiny model: the CPU runs it in seconds).
 async function benchStream(entries: Entry[], repeats: number): Promise<void> {
   const { measureStream } = await import('../model/stream/stream-bench.js');
@@ -346,10 +434,12 @@ const suites = {
   decoder: benchDecoder,
   matching: benchMatching,
   train: benchTrainStep,
+  optimizer: benchOptimizer,
   'cuda-encoder': benchCudaEncoder,
   'cuda-train': benchCudaTrainStep,
   'cuda-hungarian': benchCudaHungarian,
   'cuda-inference': benchCudaInference,
+  'cuda-optimizer': benchCudaOptimizer,
   stream: benchStream,
 } as const;
 type Suite = keyof typeof suites;
@@ -360,10 +450,12 @@ const caseSettings: Record<Suite, Record<string, string | number>> = {
   decoder: { preset: 'vit_b', device: 'cpu' },
   matching: { batch: 32, M: 10, K: 4, mask: '256²', device: 'cpu' },
   train: { preset: 'vit_b', batch: 2, M: 4, K: 4, input: 'cached embeddings', device: 'cpu' },
+  optimizer: { preset: 'vit_b', parameters: 'trainable (decoder, prompt encoder, cell)', device: 'cpu' },
   'cuda-encoder': { preset: 'vit_b', image: '1024²', device: 'cuda' },
   'cuda-train': { preset: 'vit_b', batch: 8, M: 4, K: 4, input: 'cached embeddings', device: 'cuda' },
   'cuda-hungarian': { batch: 4096, M: 10, K: 4, device: 'cuda' },
   'cuda-inference': { preset: 'vit_b', M: 10, input: 'cached embedding', device: 'cuda' },
+  'cuda-optimizer': { preset: 'vit_b', parameters: 'trainable (decoder, prompt encoder, cell)', device: 'cuda' },
   stream: { config: 'tiny', requests: 64, M: 4, batch: 8, image: '256²', device: 'cpu' },
 };
 // Without --only: the CPU suites.
