@@ -122,3 +122,71 @@ export async function runScenario({ capturable = false, kernels = 'auto', device
   opt.dispose();
   return { ...final, trajectory, kernelsUsed };
 }
+
+// The scenario in float64, as torch.optim.AdamW defines the step, with a first-order bound per weight on how
+// far a float32 run may be from it. Each float32 operation rounds with relative error ≤ u, and so does each
+// constant's float32 image; per step t (the count of applied steps) and weight, with exact values from here:
+//   m ← m + (1−β1)(g − m): em ← β1·em + 4u(|m_prev| + |g|)   (3 roundings and the weight's image)
+//   v ← β2·v + (1−β2)g²:   ev ← β2·ev + 5u(v_prev + g²)      (4 roundings and two images)
+//   r = √v:                er ≤ min(ev/r, √ev) + u(r + er)   (|√(v+e) − √v| ≤ min(e/√v, √e))
+//   D = r/√bias2 + ε:      eD ≤ er/√bias2 + 3u·D             (the bias term's image, the quotient, the sum)
+//   B = s·m/D, s = lr/bias1 (s's image and, capturable, the rate's: 3u; product and quotient: 2u):
+//                          eB ≤ (s·em + |B|·eD)/(D − eD) + 5u|B|
+//   p ← p·(1 − lr·wd) − B: ep ← ep + 3u|p_prev| + eB + u|p|  (the decay's image 2u, the product u; the sum)
+// A fused kernel that keeps some of these in float64 rounds less, never more.
+export function reference({ decayExempt = 'bias-and-norm' } = {}) {
+  const [beta1, beta2, eps] = [0.9, 0.999, 1e-8];
+  const exempt = (name) => decayExempt === 'bias-and-norm' && (/\.bias$/.test(name) || /\.norm\d\.weight$/.test(name));
+  const p = {}, m = {}, v = {}, ep = {}, em = {}, ev = {};
+  for (const [name, data] of Object.entries(initialParams())) {
+    p[name] = Float64Array.from(data);
+    for (const x of [m, v, ep, em, ev]) x[name] = new Float64Array(data.length);
+  }
+  let t = 0;
+  for (let s = 0; s < STEPS; s++) {
+    if (s === GATED) continue;
+    t++;
+    const lr = lrAt(s);
+    const bias1 = 1 - beta1 ** t;
+    const sqrtBias2 = Math.sqrt(1 - beta2 ** t);
+    const stepSize = lr / bias1;
+    const grads = gradientsAt(s);
+    for (const name of Object.keys(p)) {
+      const g = grads[name];
+      if (!g) continue;
+      const decay = exempt(name) ? 1 : 1 - lr * WEIGHT_DECAY;
+      for (let i = 0; i < g.length; i++) {
+        const [m0, v0, p0] = [m[name][i], v[name][i], p[name][i]];
+        m[name][i] = m0 + (1 - beta1) * (g[i] - m0);
+        v[name][i] = beta2 * v0 + (1 - beta2) * g[i] * g[i];
+        em[name][i] = beta1 * em[name][i] + 4 * u * (Math.abs(m0) + Math.abs(g[i]));
+        ev[name][i] = beta2 * ev[name][i] + 5 * u * (v0 + g[i] * g[i]);
+        const r = Math.sqrt(v[name][i]);
+        const er0 = r > 0 ? Math.min(ev[name][i] / r, Math.sqrt(ev[name][i])) : Math.sqrt(ev[name][i]);
+        const er = er0 + u * (r + er0);
+        const D = r / sqrtBias2 + eps;
+        const eD = er / sqrtBias2 + 3 * u * D;
+        const B = (stepSize * m[name][i]) / D;
+        const eB = (stepSize * em[name][i] + Math.abs(B) * eD) / Math.max(D - eD, Number.MIN_VALUE) + 5 * u * Math.abs(B);
+        p[name][i] = p0 * decay - B;
+        ep[name][i] += 3 * u * Math.abs(p0) + eB + u * Math.abs(p[name][i]);
+      }
+    }
+  }
+  return { params: p, bound: ep };
+}
+
+// Every weight of `actual` within its bound of the float64 run; returns the largest difference as a
+// fraction of its bound.
+export function assertNearReference(actual, ref, what) {
+  let worst = 0;
+  for (const name of Object.keys(ref.params)) {
+    for (let i = 0; i < ref.params[name].length; i++) {
+      const [a, e, bound] = [actual[name][i], ref.params[name][i], ref.bound[name][i]];
+      const d = Math.abs(a - e);
+      if (!(d <= bound)) assert.fail(`${what}: ${name}[${i}] = ${a}, float64 AdamW gives ${e} (bound ${bound})`);
+      if (bound > 0) worst = Math.max(worst, d / bound);
+    }
+  }
+  return worst;
+}

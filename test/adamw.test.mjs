@@ -8,7 +8,7 @@ import test from 'node:test';
 import { AdamWOptimizer } from '../dist/lib/adamw-ops.js';
 import { Tensor } from '../dist/lib/index.js';
 import {
-  GATED, STEPS, WEIGHT_DECAY, assertBitEqual, gradientsAt, initialParams, lrAt, read, runScenario, shapes, snapshot, tensors, u,
+  GATED, STEPS, WEIGHT_DECAY, assertBitEqual, assertNearReference, gradientsAt, initialParams, lrAt, read, reference, runScenario, shapes, snapshot, tensors, u,
 } from './adamw-scenario.mjs';
 
 const exempt = (name) => /\.bias$/.test(name) || /\.norm\d\.weight$/.test(name);
@@ -246,4 +246,21 @@ test('the default SeqSAM training path is untouched: host mode on the CPU reads 
   assertBitEqual(after.params, before.params, 'parameters');
   assertBitEqual(after.state, before.state, 'state');
   opt.dispose();
+});
+
+test('every mode and kernel form against a float64 AdamW, each weight within its derived rounding bound', async (t) => {
+  // The independent truth: torch.optim.AdamW's step in float64 (adamw-scenario.mjs), run over the same
+  // scenario, with a per-weight bound on a float32 evaluation's distance from it, propagated step by step.
+  const ref = reference();
+  for (const capturable of [false, true]) {
+    for (const kernels of ['per-tensor', 'multi-tensor']) {
+      const run = await runScenario({ capturable, kernels });
+      const worst = assertNearReference(run.params, ref, `${capturable ? 'capturable' : 'host'} ${kernels}`);
+      t.diagnostic(`${capturable ? 'capturable' : 'host'} ${kernels}: largest difference ${worst.toFixed(3)} of its bound`);
+    }
+  }
+  // Without the exemption every parameter decays: the float64 run tells the two setups apart.
+  const everyDecay = await runScenario({ decayExempt: 'none' });
+  assertNearReference(everyDecay.params, reference({ decayExempt: 'none' }), "decayExempt 'none'");
+  assert.throws(() => assertNearReference(everyDecay.params, ref, 'x'), /float64 AdamW gives/, 'the bound is tight enough to see the exemption');
 });
