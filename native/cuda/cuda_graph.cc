@@ -70,8 +70,8 @@ class AutocastCacheOff {
   bool previous_;
 };
 
-// After a body that threw mid-capture: ends the stream's capture (discarding the partial graph) so that the
-// stream, and the process, can go on.
+// After a body that threw mid-capture: ends the stream's capture if it is still on (discarding the partial
+// graph) and clears the error, so that the stream, and the process, can go on.
 void abandonCapture(cudaStream_t stream) {
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   if (cudaStreamIsCapturing(stream, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
@@ -108,7 +108,15 @@ CapturedGraph::CapturedGraph(const torch::Device& device, Body body, int warmups
       capturing = false;
       recording_->graph.capture_end();
     } catch (const std::exception& e) {
-      if (capturing) abandonCapture(side.stream());
+      if (capturing) {
+        // A capture still valid ends as usual (LibTorch then stops routing allocations to its pool); one
+        // that a CUDA error invalidated is ended by hand.
+        try {
+          recording_->graph.capture_end();
+        } catch (const std::exception&) {
+        }
+        abandonCapture(side.stream());
+      }
       outputs_.clear();
       recording_.reset();
       fail(code::kTorch, std::string("CUDA graph capture failed: ") + e.what());
