@@ -38,7 +38,7 @@ std::vector<torch::Tensor> HeldBf16Encoder::weightsOf(const torch::nn::Module& m
 std::vector<HeldBf16Encoder::Stamp> HeldBf16Encoder::stampsOf(const std::vector<torch::Tensor>& weights) {
   std::vector<Stamp> out;
   out.reserve(weights.size());
-  for (const auto& w : weights) out.push_back({w.unsafeGetTensorImpl(), w.data_ptr(), w._version()});
+  for (const auto& w : weights) out.push_back({w, w.data_ptr(), w._version()});
   return out;
 }
 

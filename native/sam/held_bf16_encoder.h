@@ -26,11 +26,12 @@ class HeldBf16Encoder {
 
  private:
   struct Stamp {
-    const void* tensor;
+    torch::Tensor tensor;  // held, so that no other tensor can take its address while the stamp stands
     const void* data;
     int64_t version;
     bool operator==(const Stamp& other) const {
-      return tensor == other.tensor && data == other.data && version == other.version;
+      return tensor.unsafeGetTensorImpl() == other.tensor.unsafeGetTensorImpl() && data == other.data &&
+             version == other.version;
     }
   };
   static std::vector<torch::Tensor> weightsOf(const torch::nn::Module& module);
