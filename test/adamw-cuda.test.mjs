@@ -1,7 +1,7 @@
 // AdamW on a CUDA device: the fused kernel (capturable mode, LibTorch ≥ 2.2) against the multi-tensor and
 // per-tensor forms, each held to the float64 AdamW of adamw-scenario.mjs with its derived rounding bound
 // (and so the forms to each other within the sum of two bounds); gating, the device step count and the
-// checkpoint round trip in fused mode. Skipped without a CUDA build and a GPU.
+// checkpoint round trip in fused mode; no host wait inside a step. Skipped without a CUDA build and a GPU.
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
@@ -84,4 +84,23 @@ test('CUDA fused: a gated-off step leaves tensors and the device count unchanged
   assert.throws(() => opt.step(flag), (e) => e.code === 'ERR_DEVICE', 'capturable mode wants the flag on the device');
   flag.dispose();
   opt.dispose();
+});
+
+test('CUDA: stageScalars and step never make the host wait, in every form, gated or not (SEQSAM_CUDA_SYNC_CHECK=error)', { skip, timeout: 120_000 }, async () => {
+  // A captured step must not read anything back: any synchronising CUDA call inside stageScalars() or
+  // step() throws under the check (the scenario's reads of results happen between the calls).
+  const forms = [
+    { capturable: false, kernels: 'multi-tensor' },
+    { capturable: true, kernels: 'per-tensor' },
+    { capturable: true, kernels: 'multi-tensor' },
+  ];
+  if (!fusedMissing()) forms.push({ capturable: true, kernels: 'fused' });
+  process.env.SEQSAM_CUDA_SYNC_CHECK = 'error';
+  try {
+    for (const form of forms) {
+      for (const flag of [true, false]) await runScenario({ ...form, device: 'cuda', flag });
+    }
+  } finally {
+    delete process.env.SEQSAM_CUDA_SYNC_CHECK;
+  }
 });

@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "core/js_errors.h"
 #include "core/tensor_handle.h"
+#include "cuda/sync_check.h"
 #include "seqsam/adamw.h"
 
 namespace seqsam::bindings {
@@ -30,6 +31,8 @@ const char* adamwKernelsName(seq::AdamWKernels k) {
   }
   return "auto";
 }
+
+bool adamwOnCuda(const seq::AdamW& o) { return !o.params().empty() && o.params().front().second.is_cuda(); }
 
 double adamwRate(const Napi::Value& v, const std::string& what) {
   require(v.IsNumber(), code::kArgument, what + " must be a number");
@@ -134,6 +137,8 @@ class AdamWHandle : public Napi::ObjectWrap<AdamWHandle> {
         require(apply.numel() == 1 && apply.scalar_type() == torch::kBool, code::kArgument, "step: apply must be a one-element bool tensor");
         apply = apply.reshape({});
       }
+      // On a GPU the step queues its work without waiting for it (SEQSAM_CUDA_SYNC_CHECK=error makes any wait throw).
+      cuda::NoSyncScope noSync(adamwOnCuda(o));
       o.step(apply);
       return info.Env().Undefined();
     });
@@ -174,7 +179,9 @@ class AdamWHandle : public Napi::ObjectWrap<AdamWHandle> {
 
   Napi::Value StageScalars(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
-      live().stageScalars();
+      seq::AdamW& o = live();
+      cuda::NoSyncScope noSync(adamwOnCuda(o));
+      o.stageScalars();
       return info.Env().Undefined();
     });
   }
