@@ -224,6 +224,13 @@ test('kernels and modes: fused needs CUDA, a float32 count caps capturable mode,
   await coded(() => opt.setCapturable(true), 'ERR_ARGUMENT', 'float32');
   assert.equal(opt.deviceStep, null);
   opt.dispose();
+  // Nor does a rate whose update would leave float32's range reach the device when the mode is switched on.
+  const fresh = tensors(initialParams(), shapes);
+  const other = new AdamWOptimizer(fresh, { lr: 1e38 });
+  Object.values(fresh).forEach((t) => t.dispose());
+  await coded(() => other.setCapturable(true), 'ERR_NUMERIC');
+  assert.equal(other.deviceStep, null, 'still in host mode');
+  other.dispose();
 });
 
 test('the default SeqSAM training path is untouched: host mode on the CPU reads the flag and skips a gated-off update', async () => {

@@ -164,6 +164,7 @@ void AdamW::setCapturable(bool on) {
   require(steps_ < kLargestDeviceStep, code::kArgument,
           "AdamW: capturable mode counts steps in float32, exact up to " + std::to_string(kLargestDeviceStep) + " steps; this run is at " +
               std::to_string(steps_));
+  checkUpdateScale(options_.lr, steps_ + 1);  // the rate staged here must pass stageScalars()'s check too
   const auto options = torch::TensorOptions().dtype(torch::kFloat).device(device());
   torch::Tensor lr = torch::full({}, options_.lr, options);
   torch::Tensor step = torch::full({}, static_cast<double>(steps_), options);
