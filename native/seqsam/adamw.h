@@ -55,7 +55,11 @@ class AdamW {
   // device (in float64, as the fused kernel does: 1 − β2^t in float32 would lose most of its digits to
   // cancellation early on), never reads a host value that changes between steps, and never waits for the
   // device; `apply` false leaves the device count where it was. The host count steps() still advances in
-  // step() and retractStep() takes it back, so the two agree after each step.
+  // step() and retractStep() takes it back, so the two agree after each step. A captured step keeps the
+  // parameters that held a gradient when it was captured, and their gradient tensors: a replay reads those.
+  // With CUDA parameters on LibTorch ≥ 2.2 the update is at::_fused_adamw_ (one kernel per decay group,
+  // `apply` passed as its found_inf); elsewhere the gate selects between the old values and an update
+  // computed on copies.
   void setCapturable(bool on);
   bool capturable() const { return capturable_; }
   // Writes options().lr into the device rate (capturable mode; nothing to do otherwise). Call it before every
