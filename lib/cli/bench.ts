@@ -428,6 +428,24 @@ async function benchStream(entries: Entry[], repeats: number): Promise<void> {
   }
 }
 
+// One rank with all threads against ranks of one thread each, the all-reduce overlapped or after backward.
+async function benchDataParallel(entries: Entry[], _repeats: number): Promise<void> {
+  const { measureDataParallel } = await import('./bench-data-parallel.js');
+  for (const row of await measureDataParallel({ steps: 10 })) {
+    const curve = `loss ${row.losses.map((x) => x.toFixed(4)).join(' ')}`;
+    entries.push({ name: row.name, threads: row.threadsPerRank, value: row.imagesPerSecond, unit: 'images/s', note: `${row.msPerStep.toFixed(0)} ms/step; ${curve}` });
+    if (row.exposedWaitMs !== null) {
+      entries.push({
+        name: `${row.name}: exposed all-reduce wait`,
+        threads: row.threadsPerRank,
+        value: row.exposedWaitMs,
+        unit: 'ms/step',
+        note: `the rank that waited least; the one that waited most: ${row.exposedWaitMaxMs?.toFixed(0)} ms; ${row.buckets} buckets, ${row.launchedDuringBackward} started during backward`,
+      });
+    }
+  }
+}
+
 const suites = {
   encoder: benchEncoder,
   'encoder-precision': benchEncoderPrecision,
@@ -441,6 +459,7 @@ const suites = {
   'cuda-inference': benchCudaInference,
   'cuda-optimizer': benchCudaOptimizer,
   stream: benchStream,
+  'data-parallel': benchDataParallel,
 } as const;
 type Suite = keyof typeof suites;
 // What each case runs on, for the JSON output next to the numbers.
@@ -457,6 +476,7 @@ const caseSettings: Record<Suite, Record<string, string | number>> = {
   'cuda-inference': { preset: 'vit_b', M: 10, input: 'cached embedding', device: 'cuda' },
   'cuda-optimizer': { preset: 'vit_b', parameters: 'trainable (decoder, prompt encoder, cell)', device: 'cuda' },
   stream: { config: 'tiny', requests: 64, M: 4, batch: 8, image: '256²', device: 'cpu' },
+  'data-parallel': { preset: 'vit_b', batch: 4, M: 4, K: 4, input: 'cached embeddings', steps: 10, backend: 'gloo', device: 'cpu' },
 };
 // Without --only: the CPU suites.
 const defaultSuites: Suite[] = ['encoder', 'decoder', 'matching', 'train'];
