@@ -102,18 +102,28 @@ void AdamW::step(const torch::Tensor& apply) {
 void AdamW::update(AdamWLists& lists, const AdamWStepScalars& scalars, const torch::Tensor& apply, bool multiTensor) {
   if (!apply.defined()) return applyAdamW(lists, scalars, constants(), multiTensor);
   // No host wait: the same operations on copies, kept only where `apply` holds (bit-identical to the
-  // in-place update where it does, the old values bit for bit where it does not).
-  AdamWLists work = lists;
-  for (size_t i = 0; i < lists.params.size(); ++i) {
-    work.params[i] = lists.params[i].clone();
-    work.expAvgs[i] = lists.expAvgs[i].clone();
-    work.expAvgSqs[i] = lists.expAvgSqs[i].clone();
-  }
-  applyAdamW(work, scalars, constants(), multiTensor);
-  for (size_t i = 0; i < lists.params.size(); ++i) {
-    at::where_out(lists.params[i], apply, work.params[i], lists.params[i]);
-    at::where_out(lists.expAvgs[i], apply, work.expAvgs[i], lists.expAvgs[i]);
-    at::where_out(lists.expAvgSqs[i], apply, work.expAvgSqs[i], lists.expAvgSqs[i]);
+  // in-place update where it does, the old values bit for bit where it does not). The copies are made a
+  // slice of the parameters at a time, so a trained encoder's do not all exist at once.
+  constexpr int64_t kSliceElements = int64_t{1} << 25;
+  for (size_t begin = 0; begin < lists.params.size();) {
+    AdamWLists work;
+    int64_t elements = 0;
+    size_t end = begin;
+    for (; end < lists.params.size() && (end == begin || elements + lists.params[end].numel() <= kSliceElements); ++end) {
+      elements += lists.params[end].numel();
+      work.params.push_back(lists.params[end].clone());
+      work.grads.push_back(lists.grads[end]);
+      work.expAvgs.push_back(lists.expAvgs[end].clone());
+      work.expAvgSqs.push_back(lists.expAvgSqs[end].clone());
+      work.decays.push_back(lists.decays[end]);
+    }
+    applyAdamW(work, scalars, constants(), multiTensor);
+    for (size_t i = begin; i < end; ++i) {
+      at::where_out(lists.params[i], apply, work.params[i - begin], lists.params[i]);
+      at::where_out(lists.expAvgs[i], apply, work.expAvgs[i - begin], lists.expAvgs[i]);
+      at::where_out(lists.expAvgSqs[i], apply, work.expAvgSqs[i - begin], lists.expAvgSqs[i]);
+    }
+    begin = end;
   }
 }
 
