@@ -129,7 +129,8 @@ export async function runScenario({ capturable = false, kernels = 'auto', device
 //   m ← m + (1−β1)(g − m): em ← β1·em + 4u(|m_prev| + |g|)   (3 roundings and the weight's image)
 //   v ← β2·v + (1−β2)g²:   ev ← β2·ev + 5u(v_prev + g²)      (4 roundings and two images)
 //   r = √v:                er ≤ min(ev/r, √ev) + u(r + er)   (|√(v+e) − √v| ≤ min(e/√v, √e))
-//   D = r/√bias2 + ε:      eD ≤ er/√bias2 + 3u·D             (the bias term's image, the quotient, the sum)
+//   D = r/√bias2 + ε:      eD ≤ er/√bias2 + 4u·D             (the bias term's image, the quotient (on a GPU a
+//                                                            reciprocal and a product: 2u), the sum)
 //   B = s·m/D, s = lr/bias1 (s's image and, capturable, the rate's: 3u; product and quotient: 2u):
 //                          eB ≤ (s·em + |B|·eD)/(D − eD) + 5u|B|
 //   p ← p·(1 − lr·wd) − B: ep ← ep + 3u|p_prev| + eB + u|p|  (the decay's image 2u, the product u; the sum)
@@ -165,7 +166,7 @@ export function reference({ decayExempt = 'bias-and-norm' } = {}) {
         const er0 = r > 0 ? Math.min(ev[name][i] / r, Math.sqrt(ev[name][i])) : Math.sqrt(ev[name][i]);
         const er = er0 + u * (r + er0);
         const D = r / sqrtBias2 + eps;
-        const eD = er / sqrtBias2 + 3 * u * D;
+        const eD = er / sqrtBias2 + 4 * u * D;
         const B = (stepSize * m[name][i]) / D;
         const eB = (stepSize * em[name][i] + Math.abs(B) * eD) / Math.max(D - eD, Number.MIN_VALUE) + 5 * u * Math.abs(B);
         p[name][i] = p0 * decay - B;
