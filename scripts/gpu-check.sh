@@ -107,11 +107,12 @@ if timeout "$(left 60)" node scripts/compile-cuda.mjs --require-nvcc; then summa
 
 step "configure + build (CUDA LibTorch)"
 build_ok=0
-# build GRAPHS(ON|OFF): configure and build; the CUDA-graph code (native/cuda/cuda_graph.cc) is the newest
-# against this LibTorch's API, so a build that fails with it is retried without it and the rest still runs.
+# build FAST(ON|OFF): configure and build; the CUDA graphs (native/cuda/cuda_graph.cc) and the fused optimizer
+# (native/seqsam/adamw_fused.cc) are the code newest against this LibTorch's API, so a build that fails with
+# them is retried without them (SEQSAM_CUDA_GRAPHS, SEQSAM_FUSED_OPTIMIZER) and the rest still runs.
 build() {
   timeout "$(left 240)" bash -c '
-    cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$1" -DCMAKE_JS_INC="$2/.gpu/include" -DSEQSAM_CUDA_GRAPHS="$3" &&
+    cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$1" -DCMAKE_JS_INC="$2/.gpu/include" -DSEQSAM_CUDA_GRAPHS="$3" -DSEQSAM_FUSED_OPTIMIZER="$3" &&
     cmake --build build-cuda -j"${GPU_CHECK_JOBS:-16}"' _ "$nvcc_path" "$root" "$1" > "$OUT/build.log" 2>&1
 }
 if build ON; then
@@ -119,8 +120,8 @@ if build ON; then
 else
   mv "$OUT/build.log" "$OUT/build-graphs.log"
   grep -E "error" "$OUT/build-graphs.log" | head -20
-  failures+=(build-with-cuda-graphs)
-  summary "FAIL: build with CUDA graphs (build-graphs.log); retrying with -DSEQSAM_CUDA_GRAPHS=OFF: graph tests skip, bench's graph entries run eagerly"
+  failures+=(build-with-cuda-graphs-and-fused-optimizer)
+  summary "FAIL: build with CUDA graphs and the fused optimizer (build-graphs.log); retrying with both OFF: graph tests skip, bench's graph entries run eagerly"
   if build OFF; then build_ok=1; fi
 fi
 grep -E "seqsam: |Caffe2: CUDA|Added CUDA NVCC flags|error|Error" "$OUT/build.log" | head -40
@@ -142,7 +143,8 @@ grep -q '"builtWithCuda": true' "$OUT/info.json" || { failures+=(built-without-c
 # The GPU-specific tests first (CUDA kernels, CUDA graphs (test/cuda-graphs.test.mjs, through the glob),
 # fused attention, bf16, cache placement, no-sync step), then the rest of the suite: everything runs with
 # CUDA available, so the tests that skip here run there.
-gpu_tests=(test/cuda-*.test.mjs test/attention-sdpa.test.mjs test/attention-fold.test.mjs test/precision.test.mjs test/distributed-nccl.test.mjs)
+gpu_tests=(test/cuda-*.test.mjs test/adamw-cuda.test.mjs test/attention-sdpa.test.mjs test/attention-fold.test.mjs test/precision.test.mjs
+  test/precision-held.test.mjs test/distributed-nccl.test.mjs)
 other_tests=()
 for f in test/*.test.mjs; do [[ " ${gpu_tests[*]} " == *" $f "* ]] || other_tests+=("$f"); done
 
@@ -162,10 +164,10 @@ run_tests() {
 }
 
 step "GPU tests: ${gpu_tests[*]}"
-run_tests "GPU tests" test-gpu.tap 120 "${gpu_tests[@]}"
+run_tests "GPU tests" test-gpu.tap 150 "${gpu_tests[@]}"
 
 step "bench (CUDA cases; JSON in bench.json)"
-if timeout "$(left 150)" node scripts/seqsam.mjs bench --case cuda-encoder cuda-train cuda-hungarian cuda-inference --json > "$OUT/bench.json"; then
+if timeout "$(left 180)" node scripts/seqsam.mjs bench --case cuda-encoder cuda-train cuda-optimizer cuda-hungarian cuda-inference --json > "$OUT/bench.json"; then
   summary "ok: bench ($(grep -c '"name"' "$OUT/bench.json") entries)"
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

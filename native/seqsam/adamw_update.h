@@ -10,7 +10,13 @@
 
 // LibTorch 2.2 has what a step with device scalars needs as multi-tensor ops: _foreach_mul_ / _foreach_div_
 // by a 0-d tensor (2.1 / 2.2), _foreach_lerp_ (2.0), and _fused_adamw_ with the rate as a tensor (2.2).
-#define SEQSAM_TORCH_HAS_FOREACH_TENSOR_SCALARS (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2))
+// SEQSAM_FUSED_OPTIMIZER=0 (CMake -DSEQSAM_FUSED_OPTIMIZER=OFF) builds without them, should a LibTorch's
+// signatures not fit this code: the step then issues per-tensor ops.
+#ifndef SEQSAM_FUSED_OPTIMIZER
+#define SEQSAM_FUSED_OPTIMIZER 1
+#endif
+#define SEQSAM_TORCH_HAS_FOREACH_TENSOR_SCALARS \
+  (SEQSAM_FUSED_OPTIMIZER && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)))
 
 namespace seqsam::seq {
 
