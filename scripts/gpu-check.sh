@@ -145,8 +145,11 @@ grep -q '"builtWithCuda": true' "$OUT/info.json" || { failures+=(built-without-c
 # CUDA available, so the tests that skip here run there.
 gpu_tests=(test/cuda-*.test.mjs test/adamw-cuda.test.mjs test/attention-sdpa.test.mjs test/attention-fold.test.mjs test/precision.test.mjs
   test/precision-held.test.mjs test/distributed-nccl.test.mjs)
+# Tests of the developer's tooling, not of the GPU: they need dev packages (typescript, playwright-core) and a
+# browser, none of which travels to the GPU machine.
+tooling_tests=(test/types-consumer.test.mjs test/serve-browser.test.mjs)
 other_tests=()
-for f in test/*.test.mjs; do [[ " ${gpu_tests[*]} " == *" $f "* ]] || other_tests+=("$f"); done
+for f in test/*.test.mjs; do [[ " ${gpu_tests[*]} ${tooling_tests[*]} " == *" $f "* ]] || other_tests+=("$f"); done
 
 # run_tests LABEL TAP-FILE SECONDS FILES...: one test run, its TAP kept in $OUT, its counts and failures in the summary.
 run_tests() {
