@@ -144,7 +144,7 @@ grep -q '"builtWithCuda": true' "$OUT/info.json" || { failures+=(built-without-c
 # fused attention, bf16, cache placement, no-sync step), then the rest of the suite: everything runs with
 # CUDA available, so the tests that skip here run there.
 gpu_tests=(test/cuda-*.test.mjs test/adamw-cuda.test.mjs test/attention-sdpa.test.mjs test/attention-fold.test.mjs test/precision.test.mjs
-  test/precision-held.test.mjs test/distributed-nccl.test.mjs)
+  test/precision-held.test.mjs test/precision-tf32.test.mjs test/distributed-nccl.test.mjs)
 # Tests of the developer's tooling, not of the GPU: they need dev packages (typescript, playwright-core) and a
 # browser, none of which travels to the GPU machine.
 tooling_tests=(test/types-consumer.test.mjs test/serve-browser.test.mjs)

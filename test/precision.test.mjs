@@ -127,7 +127,7 @@ for (const device of devices) {
 }
 
 test('precision is checked', async () => {
-  await assert.rejects(SeqSam.load({ config: tinyConfig, precision: 'fp16' }), { code: 'ERR_ARGUMENT', message: /precision must be 'fp32' or 'bf16'/ });
+  await assert.rejects(SeqSam.load({ config: tinyConfig, precision: 'fp16' }), { code: 'ERR_ARGUMENT', message: /precision must be 'fp32', 'bf16' or 'tf32'/ });
 });
 
 fixtureTest('the bf16 bounds reject broken paths: an fp32 run labelled bf16, weights cast to an 8-bit float', async (t) => {

@@ -96,6 +96,8 @@ const encoderModes = [
   { label: 'bf16 autocast', precision: 'bf16', weights: 'autocast' },
   { label: 'bf16 held weights', precision: 'bf16', weights: 'held' },
 ] as const;
+// On CUDA also tf32 (float32 with TF32 matmuls and convolutions; on the CPU it is fp32).
+const cudaEncoderModes = [...encoderModes, { label: 'tf32', precision: 'tf32', weights: 'held' }] as const;
 
 async function withBf16Weights<T>(weights: string, run: () => Promise<T>): Promise<T> {
   const previous = process.env.SEQSAM_BF16_WEIGHTS;
@@ -285,7 +287,7 @@ async function benchCudaEncoder(entries: Entry[], repeats: number): Promise<void
   const attentionForms = [['folded', 'rel-pos folded into q·k'], ['sdpa', 'rel-pos as the mask']] as const;
   const previous = process.env.SEQSAM_ATTENTION;
   try {
-    for (const mode of encoderModes) {
+    for (const mode of cudaEncoderModes) {
       const sam = await Sam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision: mode.precision });
       for (const [form, label] of attentionForms) {
         process.env.SEQSAM_ATTENTION = form;

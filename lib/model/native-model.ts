@@ -14,10 +14,13 @@ import { decodeImage, type ImageInput, type ImageOptions } from './image-input.j
 export type WeightScope = 'sam' | 'all';
 
 /**
- * Numeric precision of the encoder and decoder: float32, or bfloat16 autocast (matmuls and convolutions in
- * bf16, norms and reductions in float32, weights and outputs float32).
+ * Numeric precision of the encoder and decoder: float32; bfloat16 (`'bf16'`: autocast where a gradient is
+ * needed — matmuls and convolutions in bf16, norms and reductions in float32, weights and outputs float32 —
+ * and a frozen encoder on weights held in bf16); or float32 with TF32 matmuls and convolutions on CUDA
+ * (`'tf32'`: 10-bit mantissa products, float32 accumulation; the same as `'fp32'` on the CPU). LibTorch's TF32
+ * switch is process-wide: while a `'tf32'` model runs, other float32 GPU work in the process may use TF32 too.
  */
-export type Precision = 'fp32' | 'bf16';
+export type Precision = 'fp32' | 'bf16' | 'tf32';
 
 export interface NativeModelHandle {
   config(): string;
@@ -92,7 +95,7 @@ export interface ModelOptions {
   checkpoint?: string;
   /** Where the weights live and the model runs: `'cpu'` (default), `'cuda'` or `'cuda:N'`. */
   device?: string;
-  /** `'fp32'` (default) or `'bf16'` autocast for the encoder and decoder, in inference and training. */
+  /** `'fp32'` (default), `'bf16'` or `'tf32'` (see {@link Precision}) for the encoder and decoder, in inference and training. */
   precision?: Precision;
   /**
    * On a CUDA device, replay SeqSAM's rollout in `predict` and the whole training step (forward to AdamW,
@@ -156,7 +159,7 @@ export class ModelBase implements Disposable {
     return nativeSync(() => this.handle.device());
   }
 
-  /** `'fp32'` or `'bf16'`, as set by `ModelOptions.precision`. */
+  /** `'fp32'`, `'bf16'` or `'tf32'`, as set by `ModelOptions.precision`. */
   get precision(): Precision {
     return nativeSync(() => this.handle.precision());
   }

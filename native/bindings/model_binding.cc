@@ -259,7 +259,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       state_->cudaGraphs = js::getBoolOr(o, "cudaGraphs", true, "model options");
       Napi::Value precision = o.Get("precision");
       if (!precision.IsUndefined() && !precision.IsNull()) {
-        require(precision.IsString(), code::kArgument, "model options.precision must be 'fp32' or 'bf16'");
+        require(precision.IsString(), code::kArgument, "model options.precision must be 'fp32', 'bf16' or 'tf32'");
         state_->model->sam->setPrecision(parsePrecision(precision.As<Napi::String>()));
       }
       return env.Undefined();

@@ -20,10 +20,21 @@ namespace seqsam {
 Precision parsePrecision(const std::string& name) {
   if (name == "fp32") return Precision::Fp32;
   if (name == "bf16") return Precision::Bf16;
-  fail(code::kArgument, "precision must be 'fp32' or 'bf16' (got '" + name + "')");
+  if (name == "tf32") return Precision::Tf32;
+  fail(code::kArgument, "precision must be 'fp32', 'bf16' or 'tf32' (got '" + name + "')");
 }
 
-const char* precisionName(Precision precision) { return precision == Precision::Bf16 ? "bf16" : "fp32"; }
+const char* precisionName(Precision precision) {
+  switch (precision) {
+    case Precision::Bf16:
+      return "bf16";
+    case Precision::Tf32:
+      return "tf32";
+    case Precision::Fp32:
+      break;
+  }
+  return "fp32";
+}
 
 bool holdBf16Weights() {
   const char* choice = std::getenv("SEQSAM_BF16_WEIGHTS");
@@ -66,7 +77,8 @@ void setAutocast(c10::DeviceType type, bool enabled, c10::ScalarType dtype) {
 }  // namespace
 
 AutocastScope::AutocastScope(const torch::Device& device, Precision precision) {
-  if (precision == Precision::Fp32) return;
+  if (precision == Precision::Tf32) tf32_.emplace(device.is_cuda());
+  if (precision != Precision::Bf16) return;
   require(device.is_cpu() || device.is_cuda(), code::kDevice, "precision 'bf16': autocast needs a CPU or CUDA device, not " + device.str());
   active_ = true;
   type_ = device.type();

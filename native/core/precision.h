@@ -1,4 +1,6 @@
-// Numeric precision of a model's forward passes: float32 throughout, or bfloat16. bf16 runs as autocast
+// Numeric precision of a model's forward passes: float32 throughout, float32 with TF32 matmuls and
+// convolutions on CUDA (tf32: float32 weights and activations, 10-bit mantissa products; the same as fp32 on
+// the CPU; see core/tf32_scope.h), or bfloat16. bf16 runs as autocast
 // (matmuls and convolutions in bf16, reductions and norms in float32, weights kept in float32) wherever a
 // gradient is needed; a frozen image encoder instead runs on a copy of its weights held in bf16 (see
 // sam/held_bf16_encoder.h), activations in bf16 end to end.
@@ -8,11 +10,13 @@
 #include <optional>
 #include <string>
 
+#include "core/tf32_scope.h"
+
 namespace seqsam {
 
-enum class Precision { Fp32, Bf16 };
+enum class Precision { Fp32, Bf16, Tf32 };
 
-Precision parsePrecision(const std::string& name);  // 'fp32' | 'bf16'
+Precision parsePrecision(const std::string& name);  // 'fp32' | 'bf16' | 'tf32'
 const char* precisionName(Precision precision);
 
 // Whether bf16 forwards that need no gradient may run on weights held in bf16 (the default) rather than
@@ -22,6 +26,7 @@ bool holdBf16Weights();
 
 // Turns autocast on for `device`'s type for the scope's lifetime (on this thread: autocast state is
 // thread-local, so each worker call opens its own), and restores the previous state after. Fp32: no-op.
+// Tf32: no autocast; TF32 allowed for the scope's lifetime (a process-wide switch, see Tf32Scope).
 // Autocast's cast cache (at::autocast::cached_cast: the rule read in 2.x's autocast_mode.cpp, and seen on
 // 1.13, where a weight changed in place between two uses in one scope goes unseen only if it requires
 // grad) keeps only the casts of float32 leaves that require grad and are not views, until the outermost
@@ -36,6 +41,7 @@ class AutocastScope {
 
  private:
   bool active_ = false;
+  std::optional<Tf32Scope> tf32_;
   c10::DeviceType type_ = c10::DeviceType::CPU;
   bool wasEnabled_ = false;
   c10::ScalarType previousType_ = c10::ScalarType::Float;

@@ -68,7 +68,7 @@ torch::Tensor SamModelImpl::preprocess(const torch::Tensor& image) const {
 
 void SamModelImpl::setPrecision(Precision precision) {
   precision_ = precision;
-  if (precision_ == Precision::Fp32) heldEncoder_->release();
+  if (precision_ != Precision::Bf16) heldEncoder_->release();
 }
 
 bool SamModelImpl::encoderPassNeedsGrad(const torch::Tensor& input) const {

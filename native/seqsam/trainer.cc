@@ -4,6 +4,7 @@
 
 #include "core/errors.h"
 #include "core/precision.h"
+#include "core/tf32_scope.h"
 #include "cuda/sync_check.h"
 #include "distributed/step_sync.h"
 
@@ -83,6 +84,8 @@ void clipGradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& para
 
 StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool update) {
   if (lr) optimizer_->options().lr = *lr;
+  // tf32: the backward pass's matmuls too (the forward's scopes close before it).
+  const Tf32Scope tf32(model_->sam->precision() == Precision::Tf32);
   if (graphable(batch, update)) {
     if (std::optional<StepResult> graphed = stepGraphed(batch)) return std::move(*graphed);
   }
