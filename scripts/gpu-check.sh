@@ -175,6 +175,8 @@ if timeout "$(left 180)" node scripts/seqsam.mjs bench --case cuda-encoder cuda-
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     for (const e of r.entries) console.log(`  ${e.name}: ${Number(e.value).toPrecision(4)} ${e.unit}${e.note ? ` (${e.note})` : ""}`);' "$OUT/bench.json" | tee -a "$OUT/summary.txt"
+  # The speed goals, met or not, read off the same numbers.
+  node scripts/gpu-goals.mjs "$OUT/bench.json" | sed 's/^/  /' | tee -a "$OUT/summary.txt"
 else
   failures+=(bench)
   summary "FAIL or timeout: bench"
