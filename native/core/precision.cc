@@ -41,8 +41,6 @@ bool holdBf16Weights() {
   return choice == nullptr || std::strcmp(choice, "autocast") != 0;
 }
 
-namespace {
-
 bool autocastEnabled(c10::DeviceType type) {
 #if SEQSAM_AUTOCAST_BY_DEVICE_TYPE
   return at::autocast::is_autocast_enabled(type);
@@ -50,6 +48,8 @@ bool autocastEnabled(c10::DeviceType type) {
   return type == c10::DeviceType::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
 #endif
 }
+
+namespace {
 
 c10::ScalarType autocastType(c10::DeviceType type) {
 #if SEQSAM_AUTOCAST_BY_DEVICE_TYPE

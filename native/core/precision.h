@@ -24,6 +24,9 @@ const char* precisionName(Precision precision);
 // benchmarks that compare the two).
 bool holdBf16Weights();
 
+// Whether autocast is on for `type` on this thread now (an AutocastScope, or a caller's autocast, is open).
+bool autocastEnabled(c10::DeviceType type);
+
 // Turns autocast on for `device`'s type for the scope's lifetime (on this thread: autocast state is
 // thread-local, so each worker call opens its own), and restores the previous state after. Fp32: no-op.
 // Tf32: no autocast; TF32 allowed for the scope's lifetime (a process-wide switch, see Tf32Scope).

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/precision.h"
 
 // SEQSAM_CUDA_GRAPHS (CMake option, default on) lets a build whose LibTorch's graph API does not fit this
 // code be made without it: callers then run eagerly.
@@ -58,15 +59,23 @@ struct CapturedGraph::Recording {
 
 namespace {
 
-// Autocast caches the casts of weights for the length of its scope; inside a capture those copies would
-// live in the graph's pool and could outlive it. Off while warming up and capturing, as
-// torch.cuda.make_graphed_callables requires.
-class AutocastCacheOff {
+// Autocast caches the casts of trainable weights until its outermost scope closes. A scope the body opens
+// itself closes inside the body, so its cache lives and dies within the capture: each weight's cast is
+// recorded once and reused by the body's later steps, as in an eager call (without the cache a bf16
+// rollout of M steps records M casts of every decoder weight). A scope already open around the capture
+// would keep casts made in the graph's pool beyond it: then the cache is off while warming up and
+// capturing, as torch.cuda.make_graphed_callables requires of a caller's autocast.
+class AutocastCacheGuard {
  public:
-  AutocastCacheOff() : previous_(at::autocast::is_autocast_cache_enabled()) { at::autocast::set_autocast_cache_enabled(false); }
-  ~AutocastCacheOff() { at::autocast::set_autocast_cache_enabled(previous_); }
+  AutocastCacheGuard() : off_(autocastEnabled(c10::DeviceType::CUDA)), previous_(at::autocast::is_autocast_cache_enabled()) {
+    if (off_) at::autocast::set_autocast_cache_enabled(false);
+  }
+  ~AutocastCacheGuard() {
+    if (off_) at::autocast::set_autocast_cache_enabled(previous_);
+  }
 
  private:
+  bool off_;
   bool previous_;
 };
 
@@ -97,7 +106,7 @@ CapturedGraph::CapturedGraph(const torch::Device& device, Body body, int warmups
     inputsReady.record(ambient);
     inputsReady.block(side);
     const c10::cuda::CUDAStreamGuard streamGuard(side);
-    const AutocastCacheOff cacheOff;
+    const AutocastCacheGuard autocastCache;
     for (int i = 0; i < warmups; ++i) body_(GraphPhase::Warmup);
     side.synchronize();  // the warm-up's frees settle before capture starts
     bool capturing = false;
