@@ -8,6 +8,7 @@
 #include "core/addon_data.h"
 #include "core/cpu_block_cache.h"
 #include "core/env_lifetime.h"
+#include "core/fork_guard.h"
 #include "core/threads.h"
 #include "core/tensor_handle.h"
 
@@ -24,6 +25,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   static std::once_flag threadsOnce;
   std::call_once(threadsOnce, [] {
     setConfiguredThreads(usableCpus());
+    // After LibTorch and its BLAS are loaded, so that this fork handler runs before theirs.
+    installForkGuard();
     // Large CPU blocks are reused between steps instead of faulted in anew (see cpu_block_cache.h).
     installCpuBlockCache(size_t{2} << 30);
   });

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/env_lifetime.h"
+#include "core/fork_guard.h"
 #include "core/js_errors.h"
 #include "core/profiler.h"
 #include "core/threads.h"
@@ -27,6 +28,7 @@ class AsyncTask : public Napi::AsyncWorker {
     // A profiling session started on the JS thread records this call on the worker too.
     std::optional<at::ThreadLocalStateGuard> profiled;
     if (profiling_) profiled.emplace(*profiling_);
+    const ComputeScope computing;  // a fork waits for it (core/fork_guard.h)
     try {
       applyConfiguredThreads();
       finish_ = work_();

@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "core/fork_guard.h"
+
 namespace seqsam {
 
 struct CaughtError {
@@ -18,9 +20,11 @@ CaughtError classifyCurrentException();
 
 Napi::Error makeJsError(Napi::Env env, const CaughtError& error);
 
-// Runs `body` on the JS thread, rethrowing native failures as coded JS errors.
+// Runs `body` on the JS thread, rethrowing native failures as coded JS errors. A fork waits for it (see
+// core/fork_guard.h).
 template <typename Body>
 Napi::Value guarded(Napi::Env env, Body&& body) {
+  const ComputeScope computing;
   try {
     return body();
   } catch (const Napi::Error&) {
