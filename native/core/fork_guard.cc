@@ -10,26 +10,26 @@ namespace seqsam {
 
 namespace {
 
-std::mutex mutex;
-std::condition_variable idle;
-int running = 0;  // guarded by mutex
+std::mutex forkMutex;
+std::condition_variable computeIdle;
+int computeRunning = 0;  // guarded by forkMutex
 
 using BlasGetThreads = int (*)();
 BlasGetThreads openblasThreads = nullptr;
 
 void beforeFork() {
-  std::unique_lock<std::mutex> lock(mutex);
+  std::unique_lock<std::mutex> lock(forkMutex);
   // With one OpenBLAS thread no matmul waits on a worker: nothing to hold the fork for.
-  if (openblasThreads() > 1) idle.wait(lock, [] { return running == 0; });
+  if (openblasThreads() > 1) computeIdle.wait(lock, [] { return computeRunning == 0; });
   lock.release();  // held through the fork: no computation starts until it is done
 }
 
-void afterForkInParent() { mutex.unlock(); }
+void afterForkInParent() { forkMutex.unlock(); }
 
 // The child has only the forking thread, which holds the mutex: nothing runs there.
 void afterForkInChild() {
-  running = 0;
-  mutex.unlock();
+  computeRunning = 0;
+  forkMutex.unlock();
 }
 
 }  // namespace
@@ -44,16 +44,16 @@ void installForkGuard() {
 }
 
 ComputeScope::ComputeScope() {
-  std::lock_guard<std::mutex> lock(mutex);
-  ++running;
+  std::lock_guard<std::mutex> lock(forkMutex);
+  ++computeRunning;
 }
 
 ComputeScope::~ComputeScope() {
   {
-    std::lock_guard<std::mutex> lock(mutex);
-    --running;
+    std::lock_guard<std::mutex> lock(forkMutex);
+    --computeRunning;
   }
-  idle.notify_all();
+  computeIdle.notify_all();
 }
 
 }  // namespace seqsam

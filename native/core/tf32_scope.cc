@@ -8,8 +8,8 @@ namespace seqsam {
 
 namespace {
 
-std::mutex mutex;
-int openScopes = 0;  // guarded by mutex
+std::mutex tf32Mutex;
+int openScopes = 0;  // guarded by tf32Mutex
 bool previousCublas = false;
 bool previousCudnn = true;
 
@@ -17,7 +17,7 @@ bool previousCudnn = true;
 
 Tf32Scope::Tf32Scope(bool on) : on_(on) {
   if (!on_) return;
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::mutex> lock(tf32Mutex);
   if (openScopes++ > 0) return;
   auto& context = at::globalContext();
   // torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32: these four calls are in
@@ -30,7 +30,7 @@ Tf32Scope::Tf32Scope(bool on) : on_(on) {
 
 Tf32Scope::~Tf32Scope() {
   if (!on_) return;
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::mutex> lock(tf32Mutex);
   if (--openScopes > 0) return;
   auto& context = at::globalContext();
   context.setAllowTF32CuBLAS(previousCublas);
@@ -38,7 +38,7 @@ Tf32Scope::~Tf32Scope() {
 }
 
 bool tf32Active() {
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::mutex> lock(tf32Mutex);
   return openScopes > 0;
 }
 
