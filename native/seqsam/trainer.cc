@@ -58,6 +58,11 @@ void checkBatch(const Batch& batch, const torch::Tensor& embeddings) {
   }
 }
 
+// Which of the batch's labels SeqSAM's set loss counts: as given, or the non-blank ones.
+torch::Tensor setLossMask(const Batch& batch, const torch::Tensor& labels) {
+  return batch.labelMask.defined() ? batch.labelMask.to(labels.device(), torch::kFloat) : nonBlankMask(labels);
+}
+
 // The global L2 norm of the gradients, as a device tensor (0 when no parameter has a gradient).
 torch::Tensor gradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& params, const torch::Device& device) {
   torch::NoGradGuard noGrad;
@@ -82,6 +87,30 @@ void clipGradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& para
 
 }  // namespace
 
+std::mt19937_64 Trainer::stepDraws() const {
+  // Seeded by (seed, step): a resumed run draws exactly what an uninterrupted one would.
+  return std::mt19937_64(config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(optimizer_->steps()));
+}
+
+Reduction Trainer::lossReduction() const {
+  // SeqSAM's set loss sums over the batch, the baselines' winner-takes-all loss averages (as the reference).
+  return config_.reduction.value_or(config_.objective == Objective::SeqSam ? Reduction::Sum : Reduction::Mean);
+}
+
+StepResult Trainer::forwardLoss(const torch::Tensor& embeddings, const Prompts& prompts, const torch::Tensor& labels, const torch::Tensor& labelMask,
+                                const torch::Tensor& picks, const torch::Tensor& targetChoices, int64_t numMasks) {
+  const Reduction reduction = lossReduction();
+  if (config_.objective == Objective::SeqSam) {
+    Rollout rollout = model_->rollout(embeddings, prompts, numMasks, config_.feedback);
+    SetLoss set = matchedSetLoss(rollout.logits, labels, labelMask, picks, config_.matching, reduction, config_.blankMasking);
+    return {set.loss, picks, set.assignment, set.cost.detach(), rollout.logits.detach()};
+  }
+  auto out = model_->decodeOnce(embeddings, prompts, config_.objective == Objective::SamMcl);
+  torch::Tensor targets = pickTargetLabels(labels, targetChoices);
+  WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, reduction, config_.baselineDice);
+  return {wta.loss, torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
+}
+
 StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool update) {
   if (lr) optimizer_->options().lr = *lr;
   // tf32: the backward pass's matmuls too (the forward's scopes close before it).
@@ -94,8 +123,7 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   torch::Tensor embeddings = embed(batch);
   checkBatch(batch, embeddings);
   const int64_t b = embeddings.size(0), k = batch.labels.size(1);
-  // Seeded by (seed, step): a resumed run draws exactly what an uninterrupted one would.
-  std::mt19937_64 rng(config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(optimizer_->steps()));
+  std::mt19937_64 rng = stepDraws();
   const torch::Device device = embeddings.device();
   torch::Tensor labels = batch.labels.to(device, torch::kFloat);
   // Everything drawn on the host goes to the device now, before the forward pass: from here to the optimizer
@@ -112,25 +140,12 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
     targetChoices = window.rows(drawTargetChoices(window.globalBatch, k, rng), b).to(device);
   }
   cuda::NoSyncScope noSync(device.is_cuda());  // SEQSAM_CUDA_SYNC_CHECK=error: a host wait from here on throws
-  // SeqSAM's set loss sums over the batch, the baselines' winner-takes-all loss averages (as the reference).
-  const Reduction reduction = config_.reduction.value_or(config_.objective == Objective::SeqSam ? Reduction::Sum : Reduction::Mean);
-
-  StepResult result;
-  torch::Tensor loss;
-  if (config_.objective == Objective::SeqSam) {
-    Rollout rollout = model_->rollout(embeddings, batch.prompts, m, config_.feedback);
-    torch::Tensor mask = batch.labelMask.defined() ? batch.labelMask.to(labels.device(), torch::kFloat) : nonBlankMask(labels);
-    SetLoss set = matchedSetLoss(rollout.logits, labels, mask, picks, config_.matching, reduction,
-                                 config_.blankMasking);
-    loss = set.loss;
-    result = {loss.detach(), picks, set.assignment, set.cost.detach(), rollout.logits.detach()};
-  } else {
-    auto out = model_->decodeOnce(embeddings, batch.prompts, config_.objective == Objective::SamMcl);
-    torch::Tensor targets = pickTargetLabels(labels, targetChoices);
-    WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, reduction, config_.baselineDice);
-    loss = wta.loss;
-    result = {loss.detach(), torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
-  }
+  const Reduction reduction = lossReduction();
+  torch::Tensor labelMask;
+  if (config_.objective == Objective::SeqSam) labelMask = setLossMask(batch, labels);
+  StepResult result = forwardLoss(embeddings, batch.prompts, labels, labelMask, picks, targetChoices, m);
+  torch::Tensor loss = result.loss;
+  result.loss = loss.detach();
   optimizer_->zeroGrad();
   // Data-parallel: the gradients' all-reduce starts from hooks while backward runs (SEQSAM_DDP_OVERLAP=0: after it).
   std::optional<dist::GradientBuckets> buckets;
@@ -184,7 +199,7 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
   const torch::Device device = embeddings.device();
   const bool seqsam = config_.objective == Objective::SeqSam;
   // The same draws as the eager step (seeded by seed and step number), made on the host, staged below.
-  std::mt19937_64 rng(config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(optimizer_->steps()));
+  std::mt19937_64 rng = stepDraws();
   torch::Tensor picks, targetChoices;
   if (seqsam) {
     picks = batch.picks.defined() ? batch.picks.to(torch::kLong) : drawPicks(b, m, k, config_.pooling, rng);
@@ -199,7 +214,7 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
 
   torch::Tensor labels = batch.labels.to(device, torch::kFloat);
   torch::Tensor labelMask;
-  if (seqsam) labelMask = batch.labelMask.defined() ? batch.labelMask.to(device, torch::kFloat) : nonBlankMask(labels);
+  if (seqsam) labelMask = setLossMask(batch, labels);
   if (picks.defined()) picks = picks.to(device);
   if (targetChoices.defined()) targetChoices = targetChoices.to(device);
 
@@ -209,26 +224,10 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
     auto copy = [](const torch::Tensor& t) { return t.defined() ? t.detach().clone() : torch::Tensor(); };
     StepInputs in{copy(embeddings), copy(labels), copy(labelMask), copy(picks), copy(targetChoices),
                   {copy(batch.prompts.points), copy(batch.prompts.labels), copy(batch.prompts.boxes)}, {}};
-    const Reduction reduction = config_.reduction.value_or(seqsam ? Reduction::Sum : Reduction::Mean);
-    auto body = [this, in, reduction, m, seqsam](cuda::GraphPhase phase) -> std::vector<torch::Tensor> {
+    auto body = [this, in, m](cuda::GraphPhase phase) -> std::vector<torch::Tensor> {
       model_->train();
-      torch::Tensor loss, assignment, cost, logits;
-      if (seqsam) {
-        Rollout rollout = model_->rollout(in.embeddings, in.prompts, m, config_.feedback);
-        SetLoss set = matchedSetLoss(rollout.logits, in.labels, in.labelMask, in.picks, config_.matching, reduction, config_.blankMasking);
-        loss = set.loss;
-        assignment = set.assignment;
-        cost = set.cost.detach();
-        logits = rollout.logits.detach();
-      } else {
-        auto out = model_->decodeOnce(in.embeddings, in.prompts, config_.objective == Objective::SamMcl);
-        torch::Tensor targets = pickTargetLabels(in.labels, in.targetChoices);
-        WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, in.labels, targets, reduction, config_.baselineDice);
-        loss = wta.loss;
-        assignment = wta.winner;
-        cost = wta.target;
-        logits = out.lowResMasks.detach();
-      }
+      const StepResult forward = forwardLoss(in.embeddings, in.prompts, in.labels, in.labelMask, in.picks, in.targetChoices, m);
+      const torch::Tensor& loss = forward.loss;
       // Set to none before the recorded backward: it then writes fresh gradients into tensors of the graph's
       // pool, which every replay refills (never cleared between replays).
       optimizer_->zeroGrad();
@@ -238,7 +237,7 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
       if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip, norm);
       // The warm-ups leave the weights alone; the recorded update is gated on `finite` on the device.
       if (phase != cuda::GraphPhase::Warmup) optimizer_->step(finite);
-      return {loss.detach(), assignment, cost, logits, finite, norm};
+      return {loss.detach(), forward.assignment, forward.cost, forward.logits, finite, norm};
     };
     // The rate and step count move to device tensors that the recording reads (adamw.h).
     optimizer_->setCapturable(true);

@@ -79,6 +79,12 @@ class Trainer {
  private:
   torch::Tensor embed(const Batch& batch);
   std::vector<std::pair<std::string, torch::Tensor>> trainableParameters();
+  // The host's random draws of the next step (pooling picks, target labels).
+  std::mt19937_64 stepDraws() const;
+  Reduction lossReduction() const;
+  // The forward pass and its loss for `batch`'s tensors; `loss` still carries its graph.
+  StepResult forwardLoss(const torch::Tensor& embeddings, const Prompts& prompts, const torch::Tensor& labels, const torch::Tensor& labelMask,
+                         const torch::Tensor& picks, const torch::Tensor& targetChoices, int64_t numMasks);
 
   // step() replayed from a CUDA graph recorded once per layout of the batch; nullopt where this step
   // cannot be graphed (then step() runs it eagerly). Same results as the eager step.
