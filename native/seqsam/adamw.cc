@@ -51,7 +51,7 @@ AdamWLists AdamW::gradientLists() {
   return lists;
 }
 
-void AdamW::checkUpdateScale(double lr, int64_t step) const {
+AdamWStepScalars AdamW::checkedHostScalars(double lr, int64_t step) const {
   const double bias1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step));
   const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step));
   const double stepSize = lr / bias1;
@@ -77,20 +77,19 @@ void AdamW::checkUpdateScale(double lr, int64_t step) const {
             "AdamW: lr " + std::to_string(lr) + " allows updates of up to " + std::to_string(largestUpdate) +
                 " per weight, beyond float32's range; the weights were left unchanged");
   }
+  AdamWStepScalars scalars;
+  scalars.decay.host = decay;
+  scalars.sqrtBias2.host = sqrtBias2;
+  scalars.negStepSize.host = -stepSize;
+  return scalars;
 }
 
 void AdamW::step(const torch::Tensor& apply) {
   torch::NoGradGuard noGrad;
   if (capturable_) return stepCapturable(apply);
   const int64_t next = steps_ + 1;
-  checkUpdateScale(options_.lr, next);
+  const AdamWStepScalars scalars = checkedHostScalars(options_.lr, next);
   const bool multiTensor = kernelsForNextStep() == AdamWKernels::MultiTensor;
-  const double bias1 = 1.0 - std::pow(options_.beta1, static_cast<double>(next));
-  const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(next));
-  AdamWStepScalars scalars;
-  scalars.decay.host = 1.0 - options_.lr * options_.weightDecay;
-  scalars.sqrtBias2.host = std::sqrt(bias2);
-  scalars.negStepSize.host = -(options_.lr / bias1);
   steps_ = next;
   // On the CPU the flag costs nothing to read: skip the update outright instead of computing it on copies.
   const bool gated = apply.defined() && !apply.device().is_cpu();
@@ -174,7 +173,7 @@ void AdamW::setCapturable(bool on) {
   require(steps_ < kLargestDeviceStep, code::kArgument,
           "AdamW: capturable mode counts steps in float32, exact up to " + std::to_string(kLargestDeviceStep) + " steps; this run is at " +
               std::to_string(steps_));
-  checkUpdateScale(options_.lr, steps_ + 1);  // the rate staged here must pass stageScalars()'s check too
+  checkedHostScalars(options_.lr, steps_ + 1);  // the rate staged here must pass stageScalars()'s check too
   const auto options = torch::TensorOptions().dtype(torch::kFloat).device(device());
   torch::Tensor lr = torch::full({}, options_.lr, options);
   torch::Tensor step = torch::full({}, static_cast<double>(steps_), options);
@@ -185,7 +184,7 @@ void AdamW::setCapturable(bool on) {
 
 void AdamW::stageScalars() {
   if (!capturable_) return;
-  checkUpdateScale(options_.lr, steps_ + 1);
+  checkedHostScalars(options_.lr, steps_ + 1);  // refuses a rate whose update would leave float32's range
   lr_.fill_(options_.lr);
 }
 

@@ -94,8 +94,9 @@ class AdamW {
   AdamWConstants constants() const;
   // The parameters holding a gradient, with their moments.
   AdamWLists gradientLists();
-  // Refuses (before anything changes) a rate whose update at step `step` would leave float32's range.
-  void checkUpdateScale(double lr, int64_t step) const;
+  // The host scalars of step `step` at rate `lr`; refuses (before anything changes) a rate whose update
+  // would leave float32's range.
+  AdamWStepScalars checkedHostScalars(double lr, int64_t step) const;
   void stepCapturable(const torch::Tensor& apply);
   // The update, in place; with `apply` defined, computed on copies and kept only where it holds.
   void update(AdamWLists& lists, const AdamWStepScalars& scalars, const torch::Tensor& apply, bool multiTensor);
