@@ -38,6 +38,12 @@ bool graphsEmulated() { return !graphsAvailable() && envIs("SEQSAM_CUDA_GRAPHS_E
 
 bool graphsEnabled() { return (graphsAvailable() || graphsEmulated()) && !envIs("SEQSAM_CUDA_GRAPHS", "0"); }
 
+torch::Tensor staticInput(const torch::Tensor& t) { return t.defined() ? t.detach().clone() : torch::Tensor(); }
+
+void writeStaticInput(const torch::Tensor& target, const torch::Tensor& source) {
+  if (target.defined()) target.copy_(source, /*non_blocking=*/true);
+}
+
 std::string layoutKey(const std::vector<torch::Tensor>& tensors) {
   std::ostringstream key;
   for (const auto& t : tensors) {

@@ -28,6 +28,11 @@ bool graphsEmulated();
 // run that is recorded, or (emulation only) a replay.
 enum class GraphPhase { Warmup, Capture, Replay };
 
+// A copy of `t` that a graph reads as its static input (undefined stays undefined).
+torch::Tensor staticInput(const torch::Tensor& t);
+// Writes `source` into the static input `target` before a replay (nothing for an undefined one).
+void writeStaticInput(const torch::Tensor& target, const torch::Tensor& source);
+
 // A key that tells apart the layouts of some tensors (dtype, device, sizes, strides; "-" for undefined).
 std::string layoutKey(const std::vector<torch::Tensor>& tensors);
 

@@ -24,17 +24,6 @@ Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Pro
   return {torch::cat(logits, 1).to(torch::kFloat), torch::cat(iou, 1).to(torch::kFloat)};
 }
 
-namespace {
-
-// A copy of `t` that a graph can read as its static input (undefined stays undefined).
-torch::Tensor staticCopy(const torch::Tensor& t) { return t.defined() ? t.detach().clone() : torch::Tensor(); }
-
-void copyInto(const torch::Tensor& target, const torch::Tensor& source) {
-  if (target.defined()) target.copy_(source, /*non_blocking=*/true);
-}
-
-}  // namespace
-
 Rollout SeqSamModelImpl::predictRollout(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, bool graphed) {
   const bool onDevice = imageEmbeddings.is_cuda() || cuda::graphsEmulated();
   if (!graphed || !onDevice || torch::GradMode::is_enabled() || !cuda::graphsEnabled()) {
@@ -47,7 +36,8 @@ Rollout SeqSamModelImpl::predictRollout(const torch::Tensor& imageEmbeddings, co
   if (cache.failed(key)) return rollout(imageEmbeddings, prompts, numMasks, Feedback::Backprop);
   auto* entry = cache.find(key);
   if (entry == nullptr) {
-    RolloutInputs inputs{staticCopy(imageEmbeddings), {staticCopy(prompts.points), staticCopy(prompts.labels), staticCopy(prompts.boxes)}};
+    RolloutInputs inputs{cuda::staticInput(imageEmbeddings),
+                         {cuda::staticInput(prompts.points), cuda::staticInput(prompts.labels), cuda::staticInput(prompts.boxes)}};
     auto body = [this, inputs, numMasks](cuda::GraphPhase) -> std::vector<torch::Tensor> {
       Rollout r = rollout(inputs.embeddings, inputs.prompts, numMasks, Feedback::Backprop);
       return {r.logits, r.iou};
@@ -63,10 +53,10 @@ Rollout SeqSamModelImpl::predictRollout(const torch::Tensor& imageEmbeddings, co
     entry = &cache.insert(key, inputs, std::move(graph));
   } else {
     const RolloutInputs& in = entry->statics;
-    copyInto(in.embeddings, imageEmbeddings);
-    copyInto(in.prompts.points, prompts.points);
-    copyInto(in.prompts.labels, prompts.labels);
-    copyInto(in.prompts.boxes, prompts.boxes);
+    cuda::writeStaticInput(in.embeddings, imageEmbeddings);
+    cuda::writeStaticInput(in.prompts.points, prompts.points);
+    cuda::writeStaticInput(in.prompts.labels, prompts.labels);
+    cuda::writeStaticInput(in.prompts.boxes, prompts.boxes);
   }
   const std::vector<torch::Tensor>& out = entry->graph->replay();
   ++cache.stats.replays;

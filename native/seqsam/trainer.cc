@@ -111,6 +111,19 @@ StepResult Trainer::forwardLoss(const torch::Tensor& embeddings, const Prompts& 
   return {wta.loss, torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
 }
 
+std::pair<torch::Tensor, torch::Tensor> Trainer::gateAndClip(const torch::Tensor& loss, const torch::Device& device) {
+  torch::Tensor norm = gradNorm(optimizer_->params(), device);
+  torch::Tensor finite = torch::isfinite(loss.detach()).logical_and(torch::isfinite(norm));
+  if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip, norm);
+  return {finite, norm};
+}
+
+void Trainer::refuseNonFinite(const torch::Tensor& loss, const torch::Tensor& norm) {
+  optimizer_->retractStep();
+  fail(code::kNumeric, "trainStep: the loss (" + std::to_string(loss.item<double>()) + ") or the gradient norm (" + std::to_string(norm.item<double>()) +
+                           ") is not finite; the weights and the optimizer state were left unchanged (check the learning rate and the inputs)");
+}
+
 StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool update) {
   if (lr) optimizer_->options().lr = *lr;
   // tf32: the backward pass's matmuls too (the forward's scopes close before it).
@@ -160,17 +173,10 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   }
   // A non-finite loss or gradient must not reach the weights: the update is gated on the device by this
   // flag (no host wait before the step), and the flag is read once the step is queued.
-  torch::Tensor norm = gradNorm(optimizer_->params(), device);
-  torch::Tensor finite = torch::isfinite(loss.detach()).logical_and(torch::isfinite(norm));
-  if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip, norm);
+  const auto [finite, norm] = gateAndClip(loss, device);
   optimizer_->step(finite);
   noSync.release();
-  if (!finite.item<bool>()) {
-    optimizer_->retractStep();
-    fail(code::kNumeric, "trainStep: the loss (" + std::to_string(loss.item<double>()) + ") or the gradient norm (" +
-                             std::to_string(norm.item<double>()) +
-                             ") is not finite; the weights and the optimizer state were left unchanged (check the learning rate and the inputs)");
-  }
+  if (!finite.item<bool>()) refuseNonFinite(loss, norm);
   return result;
 }
 
@@ -221,7 +227,7 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
   auto* entry = cache.find(key);
   const bool recorded = entry == nullptr;
   if (recorded) {
-    auto copy = [](const torch::Tensor& t) { return t.defined() ? t.detach().clone() : torch::Tensor(); };
+    const auto copy = cuda::staticInput;
     StepInputs in{copy(embeddings), copy(labels), copy(labelMask), copy(picks), copy(targetChoices),
                   {copy(batch.prompts.points), copy(batch.prompts.labels), copy(batch.prompts.boxes)}, {}};
     auto body = [this, in, m](cuda::GraphPhase phase) -> std::vector<torch::Tensor> {
@@ -232,9 +238,7 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
       // pool, which every replay refills (never cleared between replays).
       optimizer_->zeroGrad();
       loss.backward();
-      torch::Tensor norm = gradNorm(optimizer_->params(), in.embeddings.device());
-      torch::Tensor finite = torch::isfinite(loss.detach()).logical_and(torch::isfinite(norm));
-      if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip, norm);
+      const auto [finite, norm] = gateAndClip(loss, in.embeddings.device());
       // The warm-ups leave the weights alone; the recorded update is gated on `finite` on the device.
       if (phase != cuda::GraphPhase::Warmup) optimizer_->step(finite);
       return {loss.detach(), forward.assignment, forward.cost, forward.logits, finite, norm};
@@ -265,7 +269,7 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
                                   std::pair{in.picks, picks}, std::pair{in.targetChoices, targetChoices},
                                   std::pair{in.prompts.points, batch.prompts.points}, std::pair{in.prompts.labels, batch.prompts.labels},
                                   std::pair{in.prompts.boxes, batch.prompts.boxes}}) {
-      if (target.defined()) target.copy_(source, /*non_blocking=*/true);
+      cuda::writeStaticInput(target, source);
     }
   }
 
@@ -288,12 +292,7 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
   result.assignment = out[1].clone();
   result.cost = out[2].clone();
   result.logits = out[3].clone();
-  if (!out[4].item<bool>()) {
-    optimizer_->retractStep();
-    fail(code::kNumeric, "trainStep: the loss (" + std::to_string(out[0].item<double>()) + ") or the gradient norm (" +
-                             std::to_string(out[5].item<double>()) +
-                             ") is not finite; the weights and the optimizer state were left unchanged (check the learning rate and the inputs)");
-  }
+  if (!out[4].item<bool>()) refuseNonFinite(out[0], out[5]);
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "cuda/cuda_graph.h"
 #include "distributed/gradient_buckets.h"
@@ -83,6 +84,11 @@ class Trainer {
   std::mt19937_64 stepDraws() const;
   Reduction lossReduction() const;
   // The forward pass and its loss for `batch`'s tensors; `loss` still carries its graph.
+  // The update's gate (loss and global gradient norm finite, a 0-d bool on the device) and the norm; the
+  // gradients then clipped as configured.
+  std::pair<torch::Tensor, torch::Tensor> gateAndClip(const torch::Tensor& loss, const torch::Device& device);
+  // A gated-off step: taken back from the optimizer's count and refused with ERR_NUMERIC.
+  [[noreturn]] void refuseNonFinite(const torch::Tensor& loss, const torch::Tensor& norm);
   StepResult forwardLoss(const torch::Tensor& embeddings, const Prompts& prompts, const torch::Tensor& labels, const torch::Tensor& labelMask,
                          const torch::Tensor& picks, const torch::Tensor& targetChoices, int64_t numMasks);
 
