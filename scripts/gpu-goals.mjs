@@ -48,7 +48,7 @@ for (const [label, pattern, limit, unit] of goals) {
 
 // bf16 never slower than fp32, case by case: each bf16 entry against the fp32 entry that differs from it only
 // in the precision (same case, attention form, eager or graphed).
-const mode = /cuda (bf16 autocast|bf16 held weights|bf16|fp32|tf32)/;
+const mode = /cuda (bf16 held weights \+ GELU epilogue|bf16 autocast|bf16 held weights|bf16|fp32|tf32)/;
 const fp32ByCase = new Map();
 for (const entry of entries) {
   const m = mode.exec(entry.name);

@@ -89,24 +89,35 @@ async function benchEncoder(entries: Entry[], repeats: number): Promise<void> {
 }
 
 // The encoder's numeric modes: fp32; bf16 under autocast (weights cast in every call, float32 stream);
-// bf16 on weights held in bf16 (the default for a pass that needs no gradient). SEQSAM_BF16_WEIGHTS picks
-// between the two bf16 modes.
-const encoderModes = [
-  { label: 'fp32', precision: 'fp32', weights: 'held' },
-  { label: 'bf16 autocast', precision: 'bf16', weights: 'autocast' },
-  { label: 'bf16 held weights', precision: 'bf16', weights: 'held' },
-] as const;
+// bf16 on weights held in bf16 (the default for a pass that needs no gradient), with the MLP's GELU as a
+// matmul epilogue or after it. SEQSAM_BF16_WEIGHTS picks between the two bf16 modes, SEQSAM_GELU_EPILOGUE
+// whether the GELU is fused (by default only on CUDA for held weights).
+interface EncoderMode {
+  label: string;
+  precision: Precision;
+  environment: Record<string, string>;
+}
+const heldWeights = { SEQSAM_BF16_WEIGHTS: 'held' };
+const encoderModes: EncoderMode[] = [
+  { label: 'fp32', precision: 'fp32', environment: heldWeights },
+  { label: 'bf16 autocast', precision: 'bf16', environment: { SEQSAM_BF16_WEIGHTS: 'autocast' } },
+  { label: 'bf16 held weights', precision: 'bf16', environment: { ...heldWeights, SEQSAM_GELU_EPILOGUE: '0' } },
+  { label: 'bf16 held weights + GELU epilogue', precision: 'bf16', environment: { ...heldWeights, SEQSAM_GELU_EPILOGUE: '1' } },
+];
 // On CUDA also tf32 (float32 with TF32 matmuls and convolutions; on the CPU it is fp32).
-const cudaEncoderModes = [...encoderModes, { label: 'tf32', precision: 'tf32', weights: 'held' }] as const;
+const cudaEncoderModes: EncoderMode[] = [...encoderModes, { label: 'tf32', precision: 'tf32', environment: heldWeights }];
 
-async function withBf16Weights<T>(weights: string, run: () => Promise<T>): Promise<T> {
-  const previous = process.env.SEQSAM_BF16_WEIGHTS;
-  process.env.SEQSAM_BF16_WEIGHTS = weights;
+// Runs `run` with the native switches in `settings` set (they are read at each call), then puts them back.
+async function withEnvironment<T>(settings: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  const previous = Object.fromEntries(Object.keys(settings).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, settings);
   try {
     return await run();
   } finally {
-    if (previous === undefined) delete process.env.SEQSAM_BF16_WEIGHTS;
-    else process.env.SEQSAM_BF16_WEIGHTS = previous;
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   }
 }
 
@@ -122,7 +133,7 @@ async function benchEncoderPrecision(entries: Entry[], repeats: number): Promise
     const sam = await Sam.load({ config, seed: 0, precision: mode.precision });
     for (const threads of threadCounts()) {
       useThreads(threads);
-      const seconds = await withBf16Weights(mode.weights, () => time(async () => (await sam.embed(image)).dispose(), repeats));
+      const seconds = await withEnvironment(mode.environment, () => time(async () => (await sam.embed(image)).dispose(), repeats));
       entries.push({ name: `encoder ViT-B layers 256², ${mode.label}`, threads, value: seconds * 1000, unit: 'ms/image' });
     }
     sam.dispose();
@@ -285,13 +296,12 @@ async function benchCudaEncoder(entries: Entry[], repeats: number): Promise<void
   const pixels = Tensor.from(Uint8Array.from({ length: batch * 1024 * 1024 * 3 }, () => Math.floor(random() * 256)), [batch, 1024, 1024, 3], { device: 'cuda' });
   // The rel-pos bias folded into q and k (the default) against the same bias passed as SDPA's mask.
   const attentionForms = [['folded', 'rel-pos folded into q·k'], ['sdpa', 'rel-pos as the mask']] as const;
-  const previous = process.env.SEQSAM_ATTENTION;
   try {
     for (const mode of cudaEncoderModes) {
       const sam = await Sam.load({ preset: 'vit_b', seed: 0, device: 'cuda', precision: mode.precision });
       for (const [form, label] of attentionForms) {
-        process.env.SEQSAM_ATTENTION = form;
-        const seconds = await withBf16Weights(mode.weights, () => timeCuda(async () => (await sam.embedPixels(pixels)).dispose(), repeats));
+        const environment = { ...mode.environment, SEQSAM_ATTENTION: form };
+        const seconds = await withEnvironment(environment, () => timeCuda(async () => (await sam.embedPixels(pixels)).dispose(), repeats));
         const msPerImage = (seconds * 1000) / batch;
         entries.push({
           name: `encoder ViT-B 1024², cuda ${mode.label} + SDPA (${label}), batch ${batch}`,
@@ -304,8 +314,6 @@ async function benchCudaEncoder(entries: Entry[], repeats: number): Promise<void
       sam.dispose();
     }
   } finally {
-    if (previous === undefined) delete process.env.SEQSAM_ATTENTION;
-    else process.env.SEQSAM_ATTENTION = previous;
     pixels.dispose();
   }
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sam/gelu_epilogue.h"
+
 namespace seqsam::sam {
 
 torch::Tensor layerNorm(torch::nn::LayerNorm& norm, const torch::Tensor& x) {
@@ -41,13 +43,9 @@ MLPBlockImpl::MLPBlockImpl(int64_t embeddingDim, int64_t mlpDim, Activation act)
 torch::Tensor MLPBlockImpl::forward(const torch::Tensor& x) {
   const bool inference = !torch::GradMode::is_enabled();
   auto run = [&](const torch::Tensor& rows) {
+    if (act_ == Activation::kGelu) return lin2->forward(linearGelu(rows, lin1->weight, lin1->bias));
     auto h = lin1->forward(rows);
-    if (act_ == Activation::kGelu) {
-      h = inference ? torch::gelu_(h) : torch::gelu(h);
-    } else {
-      h = inference ? torch::relu_(h) : torch::relu(h);
-    }
-    return lin2->forward(h);
+    return lin2->forward(inference ? torch::relu_(h) : torch::relu(h));
   };
   // The hidden activations are the ViT's largest temporaries (4096 x 3072 floats per image). In CPU
   // inference, run them in row chunks: small enough for the allocator to recycle (no fresh page faults

@@ -88,36 +88,37 @@ ViTAttentionImpl::ViTAttentionImpl(int64_t dim, int64_t numHeads, bool qkvBias, 
 
 torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t b = x.size(0), h = x.size(1), w = x.size(2), n = h * w, dim = numHeads_ * headDim_;
-  torch::Tensor q, k, v;  // each (B*heads, N, headDim), contiguous for the batched GEMMs
-  if (x.device().is_cpu()) {
+  torch::Tensor q, k, v;  // each (B, heads, N, headDim)
+  if (x.device().is_cpu() && !useFusedAttention(x.device())) {
     // Project q, k and v separately through row slices of the fused weight: the same arithmetic, but
     // three temporaries a third the size, which the CPU allocator can recycle instead of mapping (and
-    // page-faulting) ~40 MB afresh in every block.
+    // page-faulting) ~40 MB afresh in every block. Contiguous, for the explicit formulas' batched GEMMs.
     const auto& weight = qkv->weight;
     const auto& bias = qkv->bias;
     auto project = [&](int64_t i) {
       auto y = torch::linear(x, weight.slice(0, i * dim, (i + 1) * dim),
                              bias.defined() ? bias.slice(0, i * dim, (i + 1) * dim) : torch::Tensor());
-      return y.view({b, n, numHeads_, headDim_}).permute({0, 2, 1, 3}).reshape({b * numHeads_, n, headDim_});
+      return y.view({b, n, numHeads_, headDim_}).permute({0, 2, 1, 3}).contiguous();
     };
     q = project(0);
     k = project(1);
     v = project(2);
   } else {
-    auto qkvOut = qkv->forward(x).reshape({b, n, 3, numHeads_, headDim_}).permute({2, 0, 3, 1, 4}).reshape(
-        {3, b * numHeads_, n, headDim_});
+    // Strided views into the one projection: the fused kernels read them as they are (the head dim is
+    // contiguous), and the fold builds new q and k anyway, so copying them out first would be a pass wasted.
+    auto qkvOut = qkv->forward(x).view({b, n, 3, numHeads_, headDim_}).permute({2, 0, 3, 1, 4});
     q = qkvOut[0];
     k = qkvOut[1];
     v = qkvOut[2];
   }
-  auto out = attend(q, k, v, h, w);
-  out = out.view({b, numHeads_, h, w, headDim_}).permute({0, 2, 3, 1, 4}).reshape({b, h, w, -1});
+  // Back to (B, H, W, dim) in one copy, or none where the kernel already wrote (B, N, heads, headDim).
+  auto out = attend(q, k, v, h, w).reshape({b, numHeads_, h, w, headDim_}).permute({0, 2, 3, 1, 4}).reshape({b, h, w, dim});
   return proj->forward(out);
 }
 
 torch::Tensor ViTAttentionImpl::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                        int64_t h, int64_t w) {
-  const int64_t bh = q.size(0), n = h * w;
+  const int64_t b = q.size(0), bh = b * numHeads_, n = h * w;
   if (q.scalar_type() != torch::kFloat && !useFusedAttention(q.device())) {
     // bf16 autocast: as in the fused kernels, q, k and v are bf16 but scores and softmax stay float32.
     NoAutocastScope float32;
@@ -131,13 +132,10 @@ torch::Tensor ViTAttentionImpl::attend(const torch::Tensor& q, const torch::Tens
   }
 
   if (useFusedAttention(q.device())) {
-    // The fused kernels (memory-efficient attention takes an additive bias) want (B, heads, N, c); the
-    // decomposed rel-pos bias goes in as the attention mask, in q's type (bf16 under autocast).
-    const int64_t b = bh / numHeads_;
-    auto heads = [&](const torch::Tensor& t) { return t.reshape({b, numHeads_, n, headDim_}); };
-    if (useRelPos_ && foldRelPos(q.device())) {
-      return relPosFoldedAttention(heads(q), heads(k), heads(v), relH, relW, h, w, scale_).reshape({bh, n, headDim_});
-    }
+    // The fused kernels (memory-efficient attention takes an additive bias) take (B, heads, N, c); the
+    // decomposed rel-pos bias goes in folded into q and k, or as the attention mask in q's type (bf16
+    // under autocast).
+    if (useRelPos_ && foldRelPos(q.device())) return relPosFoldedAttention(q, k, v, relH, relW, h, w, scale_);
     torch::Tensor bias;
     if (useRelPos_) {
       auto rq = q.reshape({bh, h, w, headDim_});
@@ -145,10 +143,13 @@ torch::Tensor ViTAttentionImpl::attend(const torch::Tensor& q, const torch::Tens
       auto rw = torch::einsum("bhwc,wkc->bhwk", {rq, relW.to(q.scalar_type())});
       bias = (rh.unsqueeze(-1) + rw.unsqueeze(-2)).reshape({b, numHeads_, n, n}).to(q.scalar_type());
     }
-    return scaledDotProductAttention(heads(q), heads(k), heads(v), bias).reshape({bh, n, headDim_});
+    return scaledDotProductAttention(q, k, v, bias);
   }
 
-  // Chunk over (window, head) items, and over query rows of the grid when one item alone is too large.
+  // The explicit formulas run batched GEMMs over (B·heads) items of contiguous rows (a view on the CPU,
+  // where q, k and v come contiguous). Chunk over items, and over query rows of the grid when one item
+  // alone is too large.
+  const auto qItems = q.reshape({bh, n, headDim_}), kItems = k.reshape({bh, n, headDim_}), vItems = v.reshape({bh, n, headDim_});
   const int64_t itemBytes = n * n * static_cast<int64_t>(sizeof(float));
   int64_t itemsPerChunk = std::max<int64_t>(1, kScoreChunkBytes / itemBytes);
   int64_t rowsPerChunk = h;
@@ -161,12 +162,12 @@ torch::Tensor ViTAttentionImpl::attend(const torch::Tensor& q, const torch::Tens
   std::vector<torch::Tensor> items;
   for (int64_t b0 = 0; b0 < bh; b0 += itemsPerChunk) {
     const int64_t b1 = std::min(bh, b0 + itemsPerChunk), cb = b1 - b0;
-    auto kc = k.slice(0, b0, b1), vc = v.slice(0, b0, b1);
+    auto kc = kItems.slice(0, b0, b1), vc = vItems.slice(0, b0, b1);
     auto kT = kc.transpose(1, 2);
     std::vector<torch::Tensor> rows;
     for (int64_t y0 = 0; y0 < h; y0 += rowsPerChunk) {
       const int64_t y1 = std::min(h, y0 + rowsPerChunk), ry = y1 - y0, nq = ry * w;
-      auto qc = q.slice(0, b0, b1).slice(1, y0 * w, y1 * w);  // (cb, nq, headDim)
+      auto qc = qItems.slice(0, b0, b1).slice(1, y0 * w, y1 * w);  // (cb, nq, headDim)
       torch::Tensor scores;
       if (useRelPos_) {
         // Decomposed rel-pos: bias[b, (y,x), (ky,kx)] = q[b,y,x]·Rh[y,ky] + q[b,y,x]·Rw[x,kx]. Each axis is

@@ -22,6 +22,7 @@ class ViTAttentionImpl : public torch::nn::Module {
   torch::Tensor rel_pos_w;
 
  private:
+  // q, k, v: (B, heads, h·w, headDim), any strides with a contiguous head dim; returns the same shape.
   torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t h,
                        int64_t w);
   int64_t numHeads_;

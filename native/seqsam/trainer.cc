@@ -103,12 +103,12 @@ StepResult Trainer::forwardLoss(const torch::Tensor& embeddings, const Prompts& 
   if (config_.objective == Objective::SeqSam) {
     Rollout rollout = model_->rollout(embeddings, prompts, numMasks, config_.feedback);
     SetLoss set = matchedSetLoss(rollout.logits, labels, labelMask, picks, config_.matching, reduction, config_.blankMasking);
-    return {set.loss, picks, set.assignment, set.cost.detach(), rollout.logits.detach()};
+    return {set.loss, picks, set.assignment, set.cost.detach(), rollout.logits.detach(), std::nullopt};
   }
   auto out = model_->decodeOnce(embeddings, prompts, config_.objective == Objective::SamMcl);
   torch::Tensor targets = pickTargetLabels(labels, targetChoices);
   WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, reduction, config_.baselineDice);
-  return {wta.loss, torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach()};
+  return {wta.loss, torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach(), std::nullopt};
 }
 
 std::pair<torch::Tensor, torch::Tensor> Trainer::gateAndClip(const torch::Tensor& loss, const torch::Device& device) {
@@ -312,7 +312,7 @@ StepResult Trainer::evaluate(const Batch& batch, int64_t numMasks) {
   std::mt19937_64 rng(0);
   torch::Tensor picks = drawPicks(b, logits.size(1), labels.size(1), Pooling::All, rng);
   SetLoss set = matchedSetLoss(logits, labels, torch::Tensor(), picks, Matching::Hungarian, config_.reduction.value_or(Reduction::Sum));
-  return {set.loss, picks, set.assignment, set.cost, logits};
+  return {set.loss, picks, set.assignment, set.cost, logits, std::nullopt};
 }
 
 }  // namespace seqsam::seq

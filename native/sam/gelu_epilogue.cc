@@ -1,0 +1,39 @@
+#include "sam/gelu_epilogue.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace seqsam::sam {
+
+namespace {
+
+// Read at each call, like SEQSAM_ATTENTION, so tests and benchmarks can switch it in one process.
+bool geluEpilogueChoiceIs(const char* value) {
+  const char* choice = std::getenv("SEQSAM_GELU_EPILOGUE");
+  return choice != nullptr && std::strcmp(choice, value) == 0;
+}
+
+}  // namespace
+
+bool useGeluEpilogue(const torch::Tensor& weight) {
+  if (torch::GradMode::is_enabled() || geluEpilogueChoiceIs("0")) return false;
+  return geluEpilogueChoiceIs("1") || (weight.is_cuda() && weight.scalar_type() == torch::kBFloat16);
+}
+
+torch::Tensor linearGelu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  // Mixed types (an autocast pass on float32 weights) stay with linear, which autocast casts for.
+  const bool fused = useGeluEpilogue(weight) && bias.defined() && x.scalar_type() == weight.scalar_type() &&
+                     bias.scalar_type() == weight.scalar_type();
+  if (!fused) {
+    auto h = torch::linear(x, weight, bias);
+    return torch::GradMode::is_enabled() ? torch::gelu(h) : torch::gelu_(h);
+  }
+  // The epilogue wants 2-D rows and a 1-D bias.
+  const int64_t in = x.size(-1), out = weight.size(0);
+  auto y = at::_addmm_activation(bias, x.reshape({-1, in}), weight.t(), 1, 1, /*use_gelu=*/true);
+  auto sizes = x.sizes().vec();
+  sizes.back() = out;
+  return y.view(sizes);
+}
+
+}  // namespace seqsam::sam
