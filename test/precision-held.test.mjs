@@ -95,6 +95,17 @@ function randomImage(seed, side) {
   return { data: Uint8Array.from({ length: side * side * 3 }, () => Math.floor(random() * 256)), width: side, height: side, channels: 3 };
 }
 
+// Two random images of the tiny model's size with a box each and `numLabels` random annotator masks.
+function imageBatch(device, seed, numLabels) {
+  const s = tinyConfig.image_size;
+  const random = mulberry32(seed);
+  return {
+    images: Tensor.from(Float32Array.from({ length: 2 * 3 * s * s }, () => 2 * random() - 1), [2, 3, s, s], { device }),
+    boxes: Tensor.from(new Float32Array([30, 40, 150, 160, 60, 20, 200, 120]), [2, 4], { device }),
+    labels: Tensor.from(Float32Array.from({ length: 2 * numLabels * 64 * 64 }, () => (random() < 0.3 ? 1 : 0)), [2, numLabels, 64, 64], { device }),
+  };
+}
+
 for (const device of devices) {
   fixtureTest(`held bf16 encoder on ${device}: official tiny SAM embeddings and mask logits within the bound of fp32`, async (t) => {
     const config = reference.config;
@@ -133,13 +144,7 @@ for (const device of devices) {
 
   test(`held bf16 encoder on ${device}: a training step on images with the encoder frozen embeds them on held weights`, async (t) => {
     const numMasks = 2;
-    const s = tinyConfig.image_size;
-    const random = mulberry32(9);
-    const batch = {
-      images: Tensor.from(Float32Array.from({ length: 2 * 3 * s * s }, () => 2 * random() - 1), [2, 3, s, s], { device }),
-      boxes: Tensor.from(new Float32Array([30, 40, 150, 160, 60, 20, 200, 120]), [2, 4], { device }),
-      labels: Tensor.from(Float32Array.from({ length: 2 * 3 * 64 * 64 }, () => (random() < 0.3 ? 1 : 0)), [2, 3, 64, 64], { device }),
-    };
+    const batch = imageBatch(device, 9, 3);
     const stepLogits = async (precision) => {
       const model = await SeqSam.load({ config: tinyConfig, seed: 4, device, precision, training: { numMasks, lr: 1e-3, seed: 2 } });
       const step = await model.trainStep(batch);
@@ -180,13 +185,7 @@ for (const device of devices) {
   });
 
   test(`held bf16 encoder on ${device}: a training step on the encoder is seen by the next bf16 pass`, async (t) => {
-    const s = tinyConfig.image_size;
-    const random = mulberry32(7);
-    const batch = {
-      images: Tensor.from(Float32Array.from({ length: 2 * 3 * s * s }, () => 2 * random() - 1), [2, 3, s, s], { device }),
-      boxes: Tensor.from(new Float32Array([30, 40, 150, 160, 60, 20, 200, 120]), [2, 4], { device }),
-      labels: Tensor.from(Float32Array.from({ length: 2 * 2 * 64 * 64 }, () => (random() < 0.3 ? 1 : 0)), [2, 2, 64, 64], { device }),
-    };
+    const batch = imageBatch(device, 7, 2);
     const image = randomImage(8, 256);
     const model = await SeqSam.load({ config: tinyConfig, seed: 3, device, precision: 'bf16', training: { numMasks: 2, lr: 1e-2, seed: 4, trainEncoder: true } });
     const before = await embedValues(model, image);  // held copy of the initial weights
@@ -224,13 +223,7 @@ for (const device of devices) {
   });
 
   test(`GELU epilogue on ${device}: a pass that needs a gradient never takes it (the fused op has no derivative)`, async () => {
-    const s = tinyConfig.image_size;
-    const random = mulberry32(17);
-    const batch = {
-      images: Tensor.from(Float32Array.from({ length: 2 * 3 * s * s }, () => 2 * random() - 1), [2, 3, s, s], { device }),
-      boxes: Tensor.from(new Float32Array([30, 40, 150, 160, 60, 20, 200, 120]), [2, 4], { device }),
-      labels: Tensor.from(Float32Array.from({ length: 2 * 2 * 64 * 64 }, () => (random() < 0.3 ? 1 : 0)), [2, 2, 64, 64], { device }),
-    };
+    const batch = imageBatch(device, 17, 2);
     const stepped = (epilogue) => withGeluEpilogue(epilogue, async () => {
       const model = await SeqSam.load({ config: tinyConfig, seed: 5, device, training: { numMasks: 2, lr: 1e-2, seed: 6, trainEncoder: true } });
       try {
