@@ -97,6 +97,11 @@ tar -xJf .gpu/runtime.tar.xz -C .gpu && rm -rf dist node_modules && mv .gpu/dist
 Torch_DIR=${Torch_DIR:-$(python3 -c "import torch,os;print(os.path.join(torch.utils.cmake_prefix_path,'Torch'))")}
 export Torch_DIR
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0a}
+# pip's PyTorch links NCCL from the nvidia-nccl package, whose include/ holds the nccl.h CMake looks for.
+if [[ -z ${NCCL_INCLUDE_DIR:-} ]]; then
+  NCCL_INCLUDE_DIR=$(python3 -c "import os, nvidia.nccl as m; print(os.path.join(list(m.__path__)[0], 'include'))" 2> /dev/null || true)
+  export NCCL_INCLUDE_DIR
+fi
 torch_version=$(python3 -c "import torch;print(torch.__version__, torch.version.cuda)")
 nvcc_path=$(command -v nvcc || true)
 summary "node $(node --version); torch $torch_version; nvcc ${nvcc_path:-missing}; TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST"
@@ -107,12 +112,13 @@ if timeout "$(left 60)" node scripts/compile-cuda.mjs --require-nvcc; then summa
 
 step "configure + build (CUDA LibTorch)"
 build_ok=0
-# build FAST(ON|OFF): configure and build; the CUDA graphs (native/cuda/cuda_graph.cc) and the fused optimizer
-# (native/seqsam/adamw_fused.cc) are the code newest against this LibTorch's API, so a build that fails with
-# them is retried without them (SEQSAM_CUDA_GRAPHS, SEQSAM_FUSED_OPTIMIZER) and the rest still runs.
+# build NEWEST(ON|OFF): configure and build; the CUDA graphs (native/cuda/cuda_graph.cc), the fused optimizer
+# (native/seqsam/adamw_fused.cc) and the NCCL process groups (native/distributed/) are the code newest against
+# this LibTorch's API, so a build that fails with them is retried without them (SEQSAM_CUDA_GRAPHS,
+# SEQSAM_FUSED_OPTIMIZER, SEQSAM_NCCL) and the rest still runs.
 build() {
   timeout "$(left 240)" bash -c '
-    cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$1" -DCMAKE_JS_INC="$2/.gpu/include" -DSEQSAM_CUDA_GRAPHS="$3" -DSEQSAM_FUSED_OPTIMIZER="$3" &&
+    cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$1" -DCMAKE_JS_INC="$2/.gpu/include" -DSEQSAM_CUDA_GRAPHS="$3" -DSEQSAM_FUSED_OPTIMIZER="$3" -DSEQSAM_NCCL="$3" &&
     cmake --build build-cuda -j"${GPU_CHECK_JOBS:-16}"' _ "$nvcc_path" "$root" "$1" > "$OUT/build.log" 2>&1
 }
 if build ON; then
@@ -120,8 +126,8 @@ if build ON; then
 else
   mv "$OUT/build.log" "$OUT/build-graphs.log"
   grep -E "error" "$OUT/build-graphs.log" | head -20
-  failures+=(build-with-cuda-graphs-and-fused-optimizer)
-  summary "FAIL: build with CUDA graphs and the fused optimizer (build-graphs.log); retrying with both OFF: graph tests skip, bench's graph entries run eagerly"
+  failures+=(build-with-cuda-graphs-fused-optimizer-and-nccl)
+  summary "FAIL: build with CUDA graphs, the fused optimizer and NCCL (build-graphs.log); retrying with all three OFF: graph and NCCL tests skip, bench's graph entries run eagerly"
   if build OFF; then build_ok=1; fi
 fi
 grep -E "seqsam: |Caffe2: CUDA|Added CUDA NVCC flags|error|Error" "$OUT/build.log" | head -40
