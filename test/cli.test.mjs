@@ -202,3 +202,27 @@ test('embed fills the cache once; convert keeps every tensor', async (t) => {
   assert.equal(unnamed.code, 2);
   assert.match(unnamed.stderr, /name it \*\.safetensors/);
 });
+
+test('bench stopped by SIGTERM (a time limit) still reports the entries it measured, as JSON marked partial', async () => {
+  // Each entry goes to stderr as it is measured; the stop comes after the first, while the second runs.
+  let stopped = false;
+  const run = await seqsam(['bench', '--case', 'matching', '--repeats', '40', '--json'], {
+    timeoutMs: 300_000,
+    onStderr: (stderr, child) => {
+      if (!stopped && /bench: {3}cost \+ matching/.test(stderr)) {
+        stopped = true;
+        child.kill('SIGTERM');
+      }
+    },
+  });
+  assert.ok(stopped, `no entry was reported on stderr:\n${run.stderr}`);
+  assert.equal(run.code, 143, run.stderr);
+  const report = JSON.parse(run.stdout);
+  assert.equal(report.partial, true);
+  assert.equal(report.stoppedBy, 'SIGTERM');
+  assert.ok(report.entries.length >= 1, run.stdout);
+  const [first] = report.entries;
+  assert.match(run.stderr, new RegExp(`bench: {3}${first.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, ${first.threads} thr`));
+  assert.equal(first.case, 'matching');
+  assert.ok(first.value > 0 && first.settings?.K === 4, JSON.stringify(first));
+});

@@ -1,6 +1,7 @@
 // `seqsam bench`: speed of the encoder, the decoder, cost + matching, and a SeqSAM training step, at
 // one thread and at all cores; and, named cuda-*, the same on a CUDA device (skipped without one).
 // Numbers, not assertions.
+import { writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 import type { CommandModule } from 'yargs';
@@ -26,6 +27,28 @@ interface Entry {
   value: number;
   unit: string;
   note?: string;
+}
+
+// Where a case puts its results.
+interface ResultSink {
+  push(...entries: Entry[]): void;
+}
+
+// The results as they come: kept for the report, and each also written to stderr at once, so a long run
+// shows how far it got.
+class Results implements ResultSink {
+  readonly list: Entry[] = [];
+
+  push(...entries: Entry[]): void {
+    for (const entry of entries) {
+      this.list.push(entry);
+      process.stderr.write(`bench:   ${entry.name}, ${entry.threads} thr: ${formatValue(entry.value)} ${entry.unit}\n`);
+    }
+  }
+}
+
+function formatValue(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(2) : value.toFixed(3);
 }
 
 function randomTensor(shape: number[], seed: number, map: (x: number) => number = (x) => x - 0.5, device = 'cpu'): Tensor {
@@ -76,7 +99,7 @@ function useThreads(n: number): void {
   setThreads({ torch: n, blas: n });
 }
 
-async function benchEncoder(entries: Entry[], repeats: number): Promise<void> {
+async function benchEncoder(entries: ResultSink, repeats: number): Promise<void> {
   const sam = await Sam.load({ preset: 'vit_b', seed: 0 });
   const random = mulberry32(1);
   const image = { data: Uint8Array.from({ length: 1024 * 1024 * 3 }, () => Math.floor(random() * 256)), width: 1024, height: 1024, channels: 3 };
@@ -123,7 +146,7 @@ async function withEnvironment<T>(settings: Record<string, string>, run: () => P
 
 // The three modes on the CPU, on ViT-B's layers at a 256² image (16² tokens: one window per block), where
 // a ViT-B 1024² pass in bf16 would take minutes.
-async function benchEncoderPrecision(entries: Entry[], repeats: number): Promise<void> {
+async function benchEncoderPrecision(entries: ResultSink, repeats: number): Promise<void> {
   const vitB = await Sam.load({ preset: 'vit_b', seed: 0 });
   const config = { ...vitB.config, image_size: 256 };
   vitB.dispose();
@@ -140,7 +163,7 @@ async function benchEncoderPrecision(entries: Entry[], repeats: number): Promise
   }
 }
 
-async function benchDecoder(entries: Entry[], repeats: number): Promise<void> {
+async function benchDecoder(entries: ResultSink, repeats: number): Promise<void> {
   const sam = await Sam.load({ preset: 'vit_b', seed: 0 });
   const embedding = await sam.embed({ data: new Uint8Array(64 * 64 * 3).fill(90), width: 64, height: 64, channels: 3 });
   // A 1024² image's embedding: replace the tiny image's by random numbers of the real shape.
@@ -159,7 +182,7 @@ async function benchDecoder(entries: Entry[], repeats: number): Promise<void> {
   sam.dispose();
 }
 
-async function benchMatching(entries: Entry[], repeats: number): Promise<void> {
+async function benchMatching(entries: ResultSink, repeats: number): Promise<void> {
   const [b, m, k, side] = [32, 10, 4, 256];
   const logits = randomTensor([b, m, side, side], 3, (x) => (x - 0.5) * 8);
   const labels = randomTensor([b, k, side, side], 4, (x) => (x > 0.7 ? 1 : 0));
@@ -182,7 +205,7 @@ async function benchMatching(entries: Entry[], repeats: number): Promise<void> {
   labels.dispose();
 }
 
-async function benchTrainStep(entries: Entry[], repeats: number): Promise<void> {
+async function benchTrainStep(entries: ResultSink, repeats: number): Promise<void> {
   const model = await SeqSam.load({ preset: 'vit_b', seed: 0, training: { numMasks: 4, seed: 1 } });
   const batch = {
     embeddings: randomTensor([2, 256, 64, 64], 5),
@@ -225,7 +248,7 @@ async function seqsamTrainableSet(device: string): Promise<{ params: Record<stri
   return { params, grads, weights };
 }
 
-async function benchOptimizer(entries: Entry[], repeats: number): Promise<void> {
+async function benchOptimizer(entries: ResultSink, repeats: number): Promise<void> {
   const { params, grads, weights } = await seqsamTrainableSet('cpu');
   const size = `${Object.keys(params).length} tensors, ${(weights / 1e6).toFixed(2)} M weights`;
   const applies = Tensor.from(Uint8Array.from([1]), [], { dtype: 'bool' });
@@ -289,7 +312,7 @@ function cudaAvailable(suite: string): boolean {
 
 const precisions: Precision[] = ['fp32', 'bf16'];
 
-async function benchCudaEncoder(entries: Entry[], repeats: number): Promise<void> {
+async function benchCudaEncoder(entries: ResultSink, repeats: number): Promise<void> {
   if (!cudaAvailable('cuda-encoder')) return;
   const batch = 8;
   const random = mulberry32(1);
@@ -318,7 +341,7 @@ async function benchCudaEncoder(entries: Entry[], repeats: number): Promise<void
   }
 }
 
-async function benchCudaTrainStep(entries: Entry[], repeats: number): Promise<void> {
+async function benchCudaTrainStep(entries: ResultSink, repeats: number): Promise<void> {
   if (!cudaAvailable('cuda-train')) return;
   const [b, m, k] = [8, 4, 4];
   const boxes = new Float32Array(b * 4);
@@ -357,7 +380,7 @@ function graphUse(stats: CudaGraphStats | null): string {
   return `${stats.captures} capture(s), ${stats.replays} replays`;
 }
 
-async function benchCudaHungarian(entries: Entry[], repeats: number): Promise<void> {
+async function benchCudaHungarian(entries: ResultSink, repeats: number): Promise<void> {
   if (!cudaAvailable('cuda-hungarian')) return;
   const shape = [4096, 10, 4];
   const diceLike = (x: number) => Math.round(x * 16) / 16;  // with ties
@@ -371,7 +394,7 @@ async function benchCudaHungarian(entries: Entry[], repeats: number): Promise<vo
   gpuCost.dispose();
 }
 
-async function benchCudaInference(entries: Entry[], repeats: number): Promise<void> {
+async function benchCudaInference(entries: ResultSink, repeats: number): Promise<void> {
   if (!cudaAvailable('cuda-inference')) return;
   const embedding = new ImageEmbedding(randomCuda([1, 256, 64, 64], 8), [1024, 1024], [1024, 1024]);
   const random = mulberry32(9);
@@ -413,7 +436,7 @@ async function benchCudaInference(entries: Entry[], repeats: number): Promise<vo
 
 // AdamW alone on the GPU: per tensor (several launches per tensor), multi-tensor, and the fused kernel in
 // capturable mode (LibTorch >= 2.2), each step gated by a device flag as in training.
-async function benchCudaOptimizer(entries: Entry[], repeats: number): Promise<void> {
+async function benchCudaOptimizer(entries: ResultSink, repeats: number): Promise<void> {
   if (!cudaAvailable('cuda-optimizer')) return;
   const { params, grads, weights } = await seqsamTrainableSet('cuda');
   const size = `${Object.keys(params).length} tensors, ${(weights / 1e6).toFixed(2)} M weights`;
@@ -443,7 +466,7 @@ async function benchCudaOptimizer(entries: Entry[], repeats: number): Promise<vo
 }
 
 // A stream of requests through predictStream against one-by-one predict (tiny model: the CPU runs it in seconds).
-async function benchStream(entries: Entry[], repeats: number): Promise<void> {
+async function benchStream(entries: ResultSink, repeats: number): Promise<void> {
   const { measureStream } = await import('../model/stream/stream-bench.js');
   for (const row of await measureStream({ repeats })) {
     entries.push({ name: row.name, threads: info().threads, value: row.requestsPerSecond, unit: 'images/s', note: `latency p50 ${row.p50Ms.toFixed(0)} ms, p99 ${row.p99Ms.toFixed(0)} ms` });
@@ -451,7 +474,7 @@ async function benchStream(entries: Entry[], repeats: number): Promise<void> {
 }
 
 // One rank with all threads against ranks of one thread each, the all-reduce overlapped or after backward.
-async function benchDataParallel(entries: Entry[], _repeats: number): Promise<void> {
+async function benchDataParallel(entries: ResultSink, _repeats: number): Promise<void> {
   const { measureDataParallel } = await import('./bench-data-parallel.js');
   for (const row of await measureDataParallel({ steps: 10 })) {
     const curve = `loss ${row.losses.map((x) => x.toFixed(4)).join(' ')}`;
@@ -487,7 +510,7 @@ type Suite = keyof typeof suites;
 // What each case runs on, for the JSON output next to the numbers.
 const caseSettings: Record<Suite, Record<string, string | number>> = {
   encoder: { preset: 'vit_b', image: '1024²', device: 'cpu' },
-  'encoder-precision': { layers: 'vit_b', image: '256²', modes: 'fp32, bf16 autocast, bf16 held weights', device: 'cpu' },
+  'encoder-precision': { layers: 'vit_b', image: '256²', modes: encoderModes.map((mode) => mode.label).join(', '), device: 'cpu' },
   decoder: { preset: 'vit_b', device: 'cpu' },
   matching: { batch: 32, M: 10, K: 4, mask: '256²', device: 'cpu' },
   train: { preset: 'vit_b', batch: 2, M: 4, K: 4, input: 'cached embeddings', device: 'cpu' },
@@ -517,27 +540,50 @@ export const benchCommand: CommandModule<object, { case?: string[]; repeats: num
     if (!Number.isInteger(args.repeats) || args.repeats < 1) throw new SeqsamError('ERR_ARGUMENT', `--repeats must be a positive integer (got ${args.repeats})`);
     const before = info();
     profileRequest = args.profile ? { path: args.profile, captured: false } : null;
-    const entries: Entry[] = [];
+    const results = new Results();
+    const entries = results.list;
     const chosen = (args.case?.length ? args.case : defaultSuites) as Suite[];
+    // Stopped (Ctrl-C, or a time limit's SIGTERM), the bench still reports what it measured so far, marked
+    // partial, before it exits: a long run cut short keeps its numbers.
+    let running: { suite: Suite; first: number } | null = null;
+    const label = (suite: Suite, first: number) => {
+      for (const entry of entries.slice(first)) Object.assign(entry, { case: suite, settings: { ...caseSettings[suite], threads: entry.threads } });
+    };
+    const stop = (signal: NodeJS.Signals) => {
+      if (running) label(running.suite, running.first);
+      process.stderr.write(`\nbench: ${signal}: reporting the ${entries.length} entries measured so far\n`);
+      writeSync(1, formatResults(before, entries, args.json, signal));
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     try {
       for (const suite of chosen) {
         process.stderr.write(`bench: ${suite}...\n`);
-        const first = entries.length;
-        await suites[suite](entries, args.repeats);
-        for (const entry of entries.slice(first)) Object.assign(entry, { case: suite, settings: { ...caseSettings[suite], threads: entry.threads } });
+        running = { suite, first: entries.length };
+        await suites[suite](results, args.repeats);
+        label(suite, running.first);
+        running = null;
       }
     } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
       setThreads({ torch: before.threads, blas: Math.max(1, before.blasThreads) });
     }
-    if (args.json) {
-      process.stdout.write(`${JSON.stringify({ seqsam: before.version, torch: before.torchVersion, hardwareThreads: before.hardwareThreads, entries }, null, 2)}\n`);
-      return;
-    }
-    process.stdout.write(`seqsam ${before.version}, LibTorch ${before.torchVersion}, ${before.hardwareThreads} hardware threads\n`);
-    const width = Math.max(...entries.map((e) => e.name.length));
-    for (const e of entries) {
-      const value = e.value >= 100 ? e.value.toFixed(0) : e.value >= 1 ? e.value.toFixed(2) : e.value.toFixed(3);
-      process.stdout.write(`${e.name.padEnd(width)}  ${String(e.threads).padStart(2)} thr  ${value.padStart(8)} ${e.unit}${e.note ? `  (${e.note})` : ''}\n`);
-    }
+    process.stdout.write(formatResults(before, entries, args.json));
   },
 };
+
+// The results as one JSON object or as a table; `stoppedBy` marks a run cut short.
+function formatResults(before: ReturnType<typeof info>, entries: Entry[], json: boolean, stoppedBy?: NodeJS.Signals): string {
+  if (json) {
+    const partial = stoppedBy ? { partial: true, stoppedBy } : {};
+    return `${JSON.stringify({ seqsam: before.version, torch: before.torchVersion, hardwareThreads: before.hardwareThreads, ...partial, entries }, null, 2)}\n`;
+  }
+  const lines = [`seqsam ${before.version}, LibTorch ${before.torchVersion}, ${before.hardwareThreads} hardware threads${stoppedBy ? ` (stopped by ${stoppedBy}: partial)` : ''}`];
+  const width = Math.max(0, ...entries.map((e) => e.name.length));
+  for (const e of entries) {
+    lines.push(`${e.name.padEnd(width)}  ${String(e.threads).padStart(2)} thr  ${formatValue(e.value).padStart(8)} ${e.unit}${e.note ? `  (${e.note})` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
