@@ -13,12 +13,13 @@ bool geluEpilogueChoiceIs(const char* value) {
   return choice != nullptr && std::strcmp(choice, value) == 0;
 }
 
-}  // namespace
-
+// Whether linearGelu fuses for these weights in the current grad mode (see the header).
 bool useGeluEpilogue(const torch::Tensor& weight) {
   if (torch::GradMode::is_enabled() || geluEpilogueChoiceIs("0")) return false;
   return geluEpilogueChoiceIs("1") || (weight.is_cuda() && weight.scalar_type() == torch::kBFloat16);
 }
+
+}  // namespace
 
 torch::Tensor linearGelu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   // Mixed types (an autocast pass on float32 weights) stay with linear, which autocast casts for.

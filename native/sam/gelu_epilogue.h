@@ -13,9 +13,6 @@
 
 namespace seqsam::sam {
 
-// Whether linearGelu fuses for these weights in the current grad mode.
-bool useGeluEpilogue(const torch::Tensor& weight);
-
 // GELU(x·weightᵀ + bias) over the last axis of x: fused as above, or torch::linear then SAM's erf GELU.
 torch::Tensor linearGelu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
