@@ -41,6 +41,24 @@ export interface TraceRow {
   totalUs: number;
 }
 
+/** One of seqsam's named ranges (`seqsam::rollout`, `seqsam::backward`, …) over a trace. */
+export interface PhaseRow {
+  /** The range's name. */
+  name: string;
+  /** How many times it ran. */
+  calls: number;
+  /** Microseconds inside it, all calls together. */
+  totalUs: number;
+  /** The ops recorded inside it (on its thread; a GPU step's backward runs on the device's own threads). */
+  ops: number;
+  /** When it first started, in the trace's microseconds. */
+  firstUs: number;
+}
+
+// seqsam's own ranges: the phases of a step (rollout, loss, backward, clipping, AdamW, a graph replay, the
+// image encoder), not ops.
+const isPhase = (e: TraceEvent) => e.name.startsWith('seqsam::');
+
 /**
  * Records every seqsam call (on whichever worker thread runs it) until `stopProfile`. With
  * `cuda: true` (default false), GPU kernels too. One session at a time.
@@ -93,10 +111,12 @@ export function summarizeTrace(trace: Trace, top = 15): TraceRow[] {
     const open: { event: TraceEvent; children: number }[] = [];
     const close = () => {
       const { event, children } = open.pop()!;
-      const r = row(event);
-      r.calls += 1;
-      r.totalUs += event.dur;
-      r.selfUs += Math.max(0, event.dur - children);
+      if (!isPhase(event)) {
+        const r = row(event);
+        r.calls += 1;
+        r.totalUs += event.dur;
+        r.selfUs += Math.max(0, event.dur - children);
+      }
       if (open.length) open[open.length - 1].children += event.dur;
     };
     for (const e of events) {
@@ -113,6 +133,38 @@ export function summarizeTrace(trace: Trace, top = 15): TraceRow[] {
     .slice(0, top);
 }
 
+/** seqsam's named ranges in a trace, in the order they first ran, with the ops each holds. */
+export function summarizePhases(trace: Trace): PhaseRow[] {
+  const phases = new Map<string, PhaseRow>();
+  const threads = new Map<string, TraceEvent[]>();
+  for (const e of trace.traceEvents) {
+    if (e.cat === 'kernel') continue;
+    const key = `${e.pid}:${e.tid}`;
+    if (!threads.has(key)) threads.set(key, []);
+    threads.get(key)!.push(e);
+  }
+  for (const events of threads.values()) {
+    events.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+    // The ranges open around each event: an op counts for every range it lies in.
+    const open: { event: TraceEvent; row: PhaseRow | null }[] = [];
+    for (const e of events) {
+      while (open.length && open[open.length - 1].event.ts + open[open.length - 1].event.dur <= e.ts) open.pop();
+      if (isPhase(e)) {
+        let row = phases.get(e.name);
+        if (!row) phases.set(e.name, (row = { name: e.name, calls: 0, totalUs: 0, ops: 0, firstUs: e.ts }));
+        row.calls += 1;
+        row.totalUs += e.dur;
+        row.firstUs = Math.min(row.firstUs, e.ts);
+        open.push({ event: e, row });
+        continue;
+      }
+      for (const { row } of open) if (row) row.ops += 1;
+      open.push({ event: e, row: null });
+    }
+  }
+  return [...phases.values()].sort((a, b) => a.firstUs - b.firstUs);
+}
+
 /** {@link summarizeTrace}'s rows (`top` of them, default 15) as a plain-text table with each row's share of the listed kind's total. */
 export function formatTraceSummary(trace: Trace, top = 15): string {
   const rows = summarizeTrace(trace, Number.POSITIVE_INFINITY);
@@ -124,6 +176,11 @@ export function formatTraceSummary(trace: Trace, top = 15): string {
   for (const r of shown) {
     const name = r.name.length > width ? `${r.name.slice(0, width - 1)}…` : r.name;
     lines.push(`${name.padEnd(width)}  ${String(r.calls).padStart(5)}  ${(r.selfUs / 1000).toFixed(3).padStart(10)}  ${((100 * r.selfUs) / Math.max(total, 1e-9)).toFixed(1).padStart(5)}%`);
+  }
+  const phases = summarizePhases(trace);
+  if (phases.length) {
+    lines.push('', `${'seqsam phase'.padEnd(width)}  calls    total ms  ops inside`);
+    for (const p of phases) lines.push(`${p.name.padEnd(width)}  ${String(p.calls).padStart(5)}  ${(p.totalUs / 1000).toFixed(3).padStart(10)}  ${String(p.ops).padStart(10)}`);
   }
   return lines.join('\n');
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 
-import { SeqSam, profile, tinyConfig } from '../dist/lib/index.js';
+import { SeqSam, Tensor, profile, tinyConfig } from '../dist/lib/index.js';
 import { rejectsCoded, tempDir } from './helpers.mjs';
 
 test('a profiling session records the ops of async calls (run on worker threads) as a Chrome trace', async (t) => {
@@ -48,4 +48,48 @@ test('one profiling session at a time', async () => {
   assert.throws(() => profile.startProfile(), { code: 'ERR_ARGUMENT', message: /already on/ });
   await profile.stopProfile();
   await rejectsCoded(profile.stopProfile(), 'ERR_ARGUMENT', 'not on');
+});
+
+test('summarizePhases: seqsam ranges with the ops inside them, in order; summarizeTrace leaves the ranges out', () => {
+  const op = (name, ts, dur, tid = 1) => ({ name, cat: 'cpu_op', ts, dur, pid: 0, tid });
+  // seqsam::rollout [0, 10) holds a [1, 4) (which calls b [2, 3)) and c [5, 9); seqsam::backward [10, 20) holds d
+  // [11, 19) and, on another thread, nothing (its op e [12, 13) runs on thread 2 outside any range).
+  const trace = {
+    traceEvents: [op('seqsam::rollout', 0, 10), op('a', 1, 3), op('b', 2, 1), op('c', 5, 4), op('seqsam::backward', 10, 10), op('d', 11, 8), op('e', 12, 1, 2)],
+  };
+  assert.deepEqual(profile.summarizePhases(trace), [
+    { name: 'seqsam::rollout', calls: 1, totalUs: 10, ops: 3, firstUs: 0 },
+    { name: 'seqsam::backward', calls: 1, totalUs: 10, ops: 1, firstUs: 10 },
+  ]);
+  const rows = profile.summarizeTrace(trace, Infinity);
+  assert.deepEqual(rows.map((r) => r.name).sort(), ['a', 'b', 'c', 'd', 'e']);
+  assert.match(profile.formatTraceSummary(trace), /seqsam phase[\s\S]*seqsam::rollout\s+1\s+0\.010\s+3\n[\s\S]*seqsam::backward\s+1\s+0\.010\s+1/);
+});
+
+test('a profiled training step shows its phases in order: rollout, set loss, backward, gradient clipping, AdamW', async () => {
+  const model = await SeqSam.load({ config: tinyConfig, seed: 2, training: { numMasks: 2, seed: 3 } });
+  // Cached embeddings of the tiny model's grid, and labels at the decoder's low resolution (4× the grid).
+  const [c, grid] = [tinyConfig.prompt_embed_dim, tinyConfig.image_size / tinyConfig.patch_size];
+  const low = 4 * grid;
+  const batch = {
+    embeddings: Tensor.from(Float32Array.from({ length: 2 * c * grid * grid }, (_, i) => Math.sin(i)), [2, c, grid, grid]),
+    boxes: Tensor.from(new Float32Array([10, 10, 100, 100, 50, 60, 200, 220]), [2, 4]),
+    labels: Tensor.from(Float32Array.from({ length: 2 * 2 * low * low }, (_, i) => (i % 7 < 3 ? 1 : 0)), [2, 2, low, low]),
+  };
+  profile.startProfile();
+  let trace;
+  try {
+    (await model.trainStep(batch)).dispose();
+  } finally {
+    trace = await profile.stopProfile();
+  }
+  model.dispose();
+  for (const x of Object.values(batch)) x.dispose();
+  const phases = profile.summarizePhases(trace);
+  const order = ['seqsam::rollout', 'seqsam::set_loss', 'seqsam::backward', 'seqsam::clip_gradients', 'seqsam::adamw'];
+  const found = order.map((name) => phases.find((p) => p.name === name));
+  found.forEach((p, i) => assert.ok(p && p.calls === 1 && p.ops > 0, `${order[i]}: ${JSON.stringify(p)}`));
+  found.slice(1).forEach((p, i) => assert.ok(p.firstUs >= found[i].firstUs + found[i].totalUs, `${order[i + 1]} starts before ${order[i]} ends`));
+  // A training step from embeddings runs no encoder.
+  assert.ok(!phases.some((p) => p.name === 'seqsam::image_encoder'), 'an image encoder range in a step from embeddings');
 });

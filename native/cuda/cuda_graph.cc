@@ -1,5 +1,7 @@
 #include "cuda/cuda_graph.h"
 
+#include <ATen/record_function.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -145,6 +147,7 @@ CapturedGraph::CapturedGraph(const torch::Device& device, Body body, int warmups
 CapturedGraph::~CapturedGraph() = default;
 
 const std::vector<torch::Tensor>& CapturedGraph::replay() {
+  RECORD_USER_SCOPE("seqsam::graph_replay");
   recording_->graph.replay();  // on the current stream
   return outputs_;
 }
@@ -165,6 +168,7 @@ CapturedGraph::CapturedGraph(const torch::Device& device, Body body, int warmups
 CapturedGraph::~CapturedGraph() = default;
 
 const std::vector<torch::Tensor>& CapturedGraph::replay() {
+  RECORD_USER_SCOPE("seqsam::graph_replay");
   outputs_ = body_(GraphPhase::Replay);
   return outputs_;
 }

@@ -1,5 +1,6 @@
 #include "distributed/gradient_buckets.h"
 
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
@@ -280,6 +281,7 @@ void GradientBuckets::checkGradientSets(const torch::Tensor& counts) {
 }
 
 torch::Tensor GradientBuckets::finish() {
+  RECORD_USER_SCOPE("seqsam::gradient_sync");
   const auto started = Clock::now();
   const auto deadline = started + group_.timeout();
   torch::NoGradGuard noGrad;

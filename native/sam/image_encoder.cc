@@ -1,5 +1,7 @@
 #include "sam/image_encoder.h"
 
+#include <ATen/record_function.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -263,6 +265,7 @@ ImageEncoderViTImpl::ImageEncoderViTImpl(const ImageEncoderOptions& options) : o
 }
 
 torch::Tensor ImageEncoderViTImpl::forward(const torch::Tensor& input) {
+  RECORD_USER_SCOPE("seqsam::image_encoder");
   require(input.dim() == 4 && input.size(1) == options_.inChans, code::kShape,
           "image encoder expects (B, " + std::to_string(options_.inChans) + ", H, W), got " +
               c10::str(input.sizes()));

@@ -1,5 +1,7 @@
 #include "seqsam/adamw.h"
 
+#include <ATen/record_function.h>
+
 #include <cmath>
 #include <limits>
 #include <unordered_map>
@@ -85,6 +87,7 @@ AdamWStepScalars AdamW::checkedHostScalars(double lr, int64_t step) const {
 }
 
 void AdamW::step(const torch::Tensor& apply) {
+  RECORD_USER_SCOPE("seqsam::adamw");
   torch::NoGradGuard noGrad;
   if (capturable_) return stepCapturable(apply);
   const int64_t next = steps_ + 1;

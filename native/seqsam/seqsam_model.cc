@@ -1,5 +1,7 @@
 #include "seqsam/seqsam_model.h"
 
+#include <ATen/record_function.h>
+
 #include "core/errors.h"
 #include "core/precision.h"
 
@@ -15,6 +17,7 @@ SeqSamModelImpl::SeqSamModelImpl(const sam::SamConfig& config) {
 }
 
 Rollout SeqSamModelImpl::rollout(const torch::Tensor& imageEmbeddings, const Prompts& prompts, int64_t numMasks, Feedback feedback) {
+  RECORD_USER_SCOPE("seqsam::rollout");  // a named range in profiler traces (seqsam bench --profile)
   require(numMasks >= 1, code::kArgument, "numMasks must be at least 1");
   std::vector<torch::Tensor> logits, iou;
   {
@@ -102,6 +105,7 @@ void SeqSamModelImpl::steps(const torch::Tensor& imageEmbeddings, const Prompts&
 }
 
 sam::MaskDecoderOutput SeqSamModelImpl::decodeOnce(const torch::Tensor& imageEmbeddings, const Prompts& prompts, bool multimask) {
+  RECORD_USER_SCOPE("seqsam::decode");
   return sam->predict(imageEmbeddings, prompts.points, prompts.labels, prompts.boxes, torch::Tensor(), multimask);
 }
 

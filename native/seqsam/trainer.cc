@@ -1,5 +1,7 @@
 #include "seqsam/trainer.h"
 
+#include <ATen/record_function.h>
+
 #include <utility>
 
 #include "core/errors.h"
@@ -102,20 +104,32 @@ StepResult Trainer::forwardLoss(const torch::Tensor& embeddings, const Prompts& 
   const Reduction reduction = lossReduction();
   if (config_.objective == Objective::SeqSam) {
     Rollout rollout = model_->rollout(embeddings, prompts, numMasks, config_.feedback);
-    SetLoss set = matchedSetLoss(rollout.logits, labels, labelMask, picks, config_.matching, reduction, config_.blankMasking);
+    SetLoss set = [&] {
+      RECORD_USER_SCOPE("seqsam::set_loss");
+      return matchedSetLoss(rollout.logits, labels, labelMask, picks, config_.matching, reduction, config_.blankMasking);
+    }();
     return {set.loss, picks, set.assignment, set.cost.detach(), rollout.logits.detach(), std::nullopt};
   }
   auto out = model_->decodeOnce(embeddings, prompts, config_.objective == Objective::SamMcl);
   torch::Tensor targets = pickTargetLabels(labels, targetChoices);
-  WinnerLoss wta = winnerTakesAllLoss(out.lowResMasks, labels, targets, reduction, config_.baselineDice);
+  WinnerLoss wta = [&] {
+    RECORD_USER_SCOPE("seqsam::winner_takes_all_loss");
+    return winnerTakesAllLoss(out.lowResMasks, labels, targets, reduction, config_.baselineDice);
+  }();
   return {wta.loss, torch::Tensor(), wta.winner, wta.target, out.lowResMasks.detach(), std::nullopt};
 }
 
 std::pair<torch::Tensor, torch::Tensor> Trainer::gateAndClip(const torch::Tensor& loss, const torch::Device& device) {
+  RECORD_USER_SCOPE("seqsam::clip_gradients");
   torch::Tensor norm = gradNorm(optimizer_->params(), device);
   torch::Tensor finite = torch::isfinite(loss.detach()).logical_and(torch::isfinite(norm));
   if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip, norm);
   return {finite, norm};
+}
+
+void Trainer::backward(const torch::Tensor& loss) {
+  RECORD_USER_SCOPE("seqsam::backward");
+  loss.backward();
 }
 
 void Trainer::refuseNonFinite(const torch::Tensor& loss, const torch::Tensor& norm) {
@@ -163,7 +177,7 @@ StepResult Trainer::step(const Batch& batch, std::optional<double> lr, bool upda
   // Data-parallel: the gradients' all-reduce starts from hooks while backward runs (SEQSAM_DDP_OVERLAP=0: after it).
   std::optional<dist::GradientBuckets> buckets;
   if (window.group) buckets.emplace(*window.group, optimizer_->params(), loss, b, k, reduction == Reduction::Mean);
-  loss.backward();
+  backward(loss);
   if (!update) return result;
   if (buckets) {
     noSync.release();  // the group's checks read a few numbers on the host
@@ -237,7 +251,7 @@ std::optional<StepResult> Trainer::stepGraphed(const Batch& batch) {
       // Set to none before the recorded backward: it then writes fresh gradients into tensors of the graph's
       // pool, which every replay refills (never cleared between replays).
       optimizer_->zeroGrad();
-      loss.backward();
+      backward(loss);
       const auto [finite, norm] = gateAndClip(loss, in.embeddings.device());
       // The warm-ups leave the weights alone; the recorded update is gated on `finite` on the device.
       if (phase != cuda::GraphPhase::Warmup) optimizer_->step(finite);

@@ -88,6 +88,8 @@ class Trainer {
   // gradients then clipped as configured.
   std::pair<torch::Tensor, torch::Tensor> gateAndClip(const torch::Tensor& loss, const torch::Device& device);
   // A gated-off step: taken back from the optimizer's count and refused with ERR_NUMERIC.
+  // loss.backward(), as a named range in profiler traces.
+  void backward(const torch::Tensor& loss);
   [[noreturn]] void refuseNonFinite(const torch::Tensor& loss, const torch::Tensor& norm);
   StepResult forwardLoss(const torch::Tensor& embeddings, const Prompts& prompts, const torch::Tensor& labels, const torch::Tensor& labelMask,
                          const torch::Tensor& picks, const torch::Tensor& targetChoices, int64_t numMasks);
