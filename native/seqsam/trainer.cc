@@ -1,7 +1,9 @@
 #include "seqsam/trainer.h"
 
 #include <ATen/record_function.h>
+#include <torch/version.h>
 
+#include <cstdlib>
 #include <utility>
 
 #include "core/errors.h"
@@ -23,6 +25,11 @@ Trainer::Trainer(SeqSamModel model, TrainConfig config) : model_(std::move(model
   require(config_.numMasks >= 1, code::kArgument, "numMasks must be at least 1");
   for (auto& p : model_->sam->image_encoder->parameters()) p.set_requires_grad(config_.trainEncoder);
   optimizer_ = std::make_unique<AdamW>(trainableParameters(), config_.optimizer);
+  // SEQSAM_ADAMW_KERNELS (auto, per-tensor, multi-tensor, fused) picks how the update and the gradient clipping
+  // are issued, for tests and benchmarks; auto: per tensor on the CPU, multi-tensor on a GPU.
+  if (const char* kernels = std::getenv("SEQSAM_ADAMW_KERNELS"); kernels != nullptr && *kernels != '\0') {
+    optimizer_->setKernels(parseAdamWKernels(kernels));
+  }
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> Trainer::trainableParameters() {
@@ -65,26 +72,39 @@ torch::Tensor setLossMask(const Batch& batch, const torch::Tensor& labels) {
   return batch.labelMask.defined() ? batch.labelMask.to(labels.device(), torch::kFloat) : nonBlankMask(labels);
 }
 
-// The global L2 norm of the gradients, as a device tensor (0 when no parameter has a gradient).
-torch::Tensor gradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& params, const torch::Device& device) {
-  torch::NoGradGuard noGrad;
-  std::vector<torch::Tensor> norms;
+// The gradients the optimizer will apply.
+std::vector<torch::Tensor> gradientsOf(const std::vector<std::pair<std::string, torch::Tensor>>& params) {
+  std::vector<torch::Tensor> grads;
   for (const auto& [name, p] : params) {
-    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+    if (p.grad().defined()) grads.push_back(p.grad());
   }
-  if (norms.empty()) return torch::zeros({}, torch::TensorOptions().device(device));
+  return grads;
+}
+
+// The global L2 norm of the gradients, as a device tensor (0 when no parameter has a gradient). multiTensor:
+// the per-tensor norms as one _foreach_ op (a couple of kernel launches on a GPU instead of one per tensor;
+// the same norms, computed per tensor, on the CPU).
+torch::Tensor gradNorm(const std::vector<torch::Tensor>& grads, const torch::Device& device, bool multiTensor) {
+  torch::NoGradGuard noGrad;
+  if (grads.empty()) return torch::zeros({}, torch::TensorOptions().device(device));
+  std::vector<torch::Tensor> norms;
+  if (multiTensor) {
+    norms = at::_foreach_norm(grads, 2);
+  } else {
+    for (const auto& g : grads) norms.push_back(g.norm(2));
+  }
   return norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
 }
 
 // torch::nn::utils::clip_grad_norm_, without its .item(): the scale min(1, max / (norm + 1e-6)) stays a
 // device tensor (a factor of exactly 1 leaves the gradients as they are, as the reference's `if` does).
-void clipGradNorm(const std::vector<std::pair<std::string, torch::Tensor>>& params, double maxNorm, const torch::Tensor& total) {
+void clipGradNorm(const std::vector<torch::Tensor>& grads, double maxNorm, const torch::Tensor& total, bool multiTensor) {
   torch::NoGradGuard noGrad;
   torch::Tensor scale = (maxNorm / (total + 1e-6)).clamp_max(1.0);
-  for (const auto& [name, p] : params) {
-    torch::Tensor g = p.grad();
-    if (g.defined()) g.mul_(scale);
-  }
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  if (multiTensor) return at::_foreach_mul_(grads, scale);  // a tensor factor for _foreach_ ops came in 2.1
+#endif
+  for (const auto& g : grads) g.mul_(scale);
 }
 
 }  // namespace
@@ -121,9 +141,11 @@ StepResult Trainer::forwardLoss(const torch::Tensor& embeddings, const Prompts& 
 
 std::pair<torch::Tensor, torch::Tensor> Trainer::gateAndClip(const torch::Tensor& loss, const torch::Device& device) {
   RECORD_USER_SCOPE("seqsam::clip_gradients");
-  torch::Tensor norm = gradNorm(optimizer_->params(), device);
+  const bool multiTensor = optimizer_->kernelsForNextStep() != AdamWKernels::PerTensor;
+  const std::vector<torch::Tensor> grads = gradientsOf(optimizer_->params());
+  torch::Tensor norm = gradNorm(grads, device, multiTensor);
   torch::Tensor finite = torch::isfinite(loss.detach()).logical_and(torch::isfinite(norm));
-  if (config_.gradClip > 0) clipGradNorm(optimizer_->params(), config_.gradClip, norm);
+  if (config_.gradClip > 0) clipGradNorm(grads, config_.gradClip, norm, multiTensor);
   return {finite, norm};
 }
 
