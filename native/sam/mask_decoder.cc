@@ -30,14 +30,25 @@ MaskDecoderImpl::MaskDecoderImpl(int64_t transformerDim, TwoWayTransformer trans
 MaskDecoderOutput MaskDecoderImpl::forward(const torch::Tensor& imageEmbeddings, const torch::Tensor& imagePe,
                                            const torch::Tensor& sparsePromptEmbeddings,
                                            const torch::Tensor& densePromptEmbeddings, bool multimaskOutput) {
-  auto all = predictMasks(imageEmbeddings, imagePe, sparsePromptEmbeddings, densePromptEmbeddings);
   const int64_t begin = multimaskOutput ? 1 : 0;
   const int64_t end = multimaskOutput ? numMaskTokens_ : 1;
+  if (!torch::GradMode::is_enabled()) {
+    // Inference: only the chosen masks' hypernetworks and products run.
+    auto chosen = predictMasks(imageEmbeddings, imagePe, sparsePromptEmbeddings, densePromptEmbeddings, begin, end);
+    return {chosen.lowResMasks, chosen.iouPred.slice(1, begin, end)};
+  }
+  // Training computes every mask, as the reference does: the unchosen ones' hypernetworks then get zero
+  // gradients, on which AdamW still applies its weight decay (a parameter without a gradient would be skipped).
+  auto all = predictMasks(imageEmbeddings, imagePe, sparsePromptEmbeddings, densePromptEmbeddings);
   return {all.lowResMasks.slice(1, begin, end), all.iouPred.slice(1, begin, end)};
 }
 
 MaskDecoderOutput MaskDecoderImpl::predictMasks(const torch::Tensor& imageEmbeddings, const torch::Tensor& imagePe,
-                                                const torch::Tensor& sparse, const torch::Tensor& dense) {
+                                                const torch::Tensor& sparse, const torch::Tensor& dense, int64_t firstMask,
+                                                int64_t endMask) {
+  if (endMask < 0) endMask = numMaskTokens_;
+  TORCH_CHECK(0 <= firstMask && firstMask < endMask && endMask <= numMaskTokens_, "predictMasks: masks [", firstMask, ", ",
+              endMask, ") of ", numMaskTokens_);
   require(sparse.dim() == 3 && sparse.size(2) == transformerDim_, code::kShape,
           "sparse prompt embeddings must be (B, n, " + std::to_string(transformerDim_) + "), got " +
               c10::str(sparse.sizes()));
@@ -77,8 +88,8 @@ MaskDecoderOutput MaskDecoderImpl::predictMasks(const torch::Tensor& imageEmbedd
   NoAutocastScope float32;
   auto upscaled = output_upscaling->forward(keys.transpose(1, 2).reshape({b, transformerDim_, h, w}).to(torch::kFloat));
   std::vector<torch::Tensor> hyper;
-  hyper.reserve(numMaskTokens_);
-  for (int64_t i = 0; i < numMaskTokens_; ++i) hyper.push_back(hypernetworks_[i]->forward(maskTokensOut.select(1, i).to(torch::kFloat)));
+  hyper.reserve(endMask - firstMask);
+  for (int64_t i = firstMask; i < endMask; ++i) hyper.push_back(hypernetworks_[i]->forward(maskTokensOut.select(1, i).to(torch::kFloat)));
   auto hyperIn = torch::stack(hyper, 1);  // (b, M, C/8)
   const int64_t c8 = upscaled.size(1), uh = upscaled.size(2), uw = upscaled.size(3);
   auto masks = torch::matmul(hyperIn, upscaled.reshape({b, c8, uh * uw})).view({b, -1, uh, uw});

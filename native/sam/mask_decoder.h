@@ -26,10 +26,13 @@ class MaskDecoderImpl : public torch::nn::Module {
                             const torch::Tensor& sparsePromptEmbeddings, const torch::Tensor& densePromptEmbeddings,
                             bool multimaskOutput);
 
-  // All numMultimaskOutputs + 1 masks and IoU predictions, before the multimask selection.
+  // Masks [firstMask, endMask) of the numMultimaskOutputs + 1 (all by default) and all their IoU predictions.
+  // Every mask token takes part in the transformer either way; only the chosen ones' hypernetworks and mask
+  // products run (forward's single-mask decode without a gradient skips three of four).
   MaskDecoderOutput predictMasks(const torch::Tensor& imageEmbeddings, const torch::Tensor& imagePe,
                                  const torch::Tensor& sparsePromptEmbeddings,
-                                 const torch::Tensor& densePromptEmbeddings);
+                                 const torch::Tensor& densePromptEmbeddings, int64_t firstMask = 0,
+                                 int64_t endMask = -1);
 
   int64_t numMaskTokens() const { return numMaskTokens_; }
 
