@@ -75,13 +75,14 @@ void SeqSamModelImpl::steps(const torch::Tensor& imageEmbeddings, const Prompts&
 
   logits.reserve(numMasks);
   iou.reserve(numMasks);
+  // Points and boxes only, embedded once: every step sees the same ones (their gradients from all steps add up
+  // in this one node). The mask prompt's dense embedding is folded into the cell below.
+  const sam::PromptEmbeddings embedded = promptEncoder->forward(prompts.points, prompts.labels, prompts.boxes, torch::Tensor());
+  const int64_t batch = embedded.dense.size(0), height = embedded.dense.size(2), width = embedded.dense.size(3);
   torch::Tensor previous;  // step m-1's logits: the mask prompt of step m
   torch::Tensor hidden;
   for (int64_t m = 0; m < numMasks; ++m) {
     const bool last = m + 1 == numMasks;  // the last step's H is never used
-    // Points and boxes only: the mask prompt's dense embedding is folded into the cell below.
-    sam::PromptEmbeddings embedded = promptEncoder->forward(prompts.points, prompts.labels, prompts.boxes, torch::Tensor());
-    const int64_t batch = embedded.dense.size(0), height = embedded.dense.size(2), width = embedded.dense.size(3);
     CellOutput cellOut;
     if (!previous.defined()) {
       // No mask prompt yet: the dense embedding is SAM's no-mask vector everywhere and H0 = 0.
