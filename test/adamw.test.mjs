@@ -12,7 +12,7 @@ import { SeqSam, Tensor, checkpoint, tinyConfig } from '../dist/lib/index.js';
 import {
   GATED, STEPS, WEIGHT_DECAY, assertBitEqual, assertNearReference, gradientsAt, initialParams, lrAt, read, reference, runScenario, shapes, snapshot, tensors, u,
 } from './adamw-scenario.mjs';
-import { mulberry32, rejectsCoded, tempDir } from './helpers.mjs';
+import { rejectsCoded, tempDir, tinyEmbeddingBatch, withEnvironment } from './helpers.mjs';
 
 const exempt = (name) => /\.bias$/.test(name) || /\.norm\d\.weight$/.test(name);
 
@@ -277,49 +277,32 @@ test('every mode and kernel form against a float64 AdamW, each weight within its
 
 test('training steps with multi-tensor kernels (AdamW, and the gradient clipping: norms and scaling) equal per-tensor ones bit for bit on the CPU', async (t) => {
   // SEQSAM_ADAMW_KERNELS picks the trainer's kernels (auto: per tensor on the CPU, multi-tensor on a GPU).
-  const [c, grid] = [tinyConfig.prompt_embed_dim, tinyConfig.image_size / tinyConfig.patch_size];
-  const random = mulberry32(31);
-  const batch = {
-    embeddings: Tensor.from(Float32Array.from({ length: 2 * c * grid * grid }, () => random() - 0.5), [2, c, grid, grid]),
-    boxes: Tensor.from(new Float32Array([10, 10, 100, 100, 50, 60, 200, 220]), [2, 4]),
-    labels: Tensor.from(Float32Array.from({ length: 2 * 3 * 16 * grid * grid }, () => (random() < 0.3 ? 1 : 0)), [2, 3, 4 * grid, 4 * grid]),
-  };
+  const batch = tinyEmbeddingBatch(31);
   const dir = tempDir(t);
-  const train = async (kernels, gradClip) => {
-    const previous = process.env.SEQSAM_ADAMW_KERNELS;
-    process.env.SEQSAM_ADAMW_KERNELS = kernels;
+  const train = (kernels, gradClip) => withEnvironment({ SEQSAM_ADAMW_KERNELS: kernels }, async () => {
+    const model = await SeqSam.load({ config: tinyConfig, seed: 8, training: { numMasks: 3, lr: 1e-2, seed: 9, gradClip } });
     try {
-      const model = await SeqSam.load({ config: tinyConfig, seed: 8, training: { numMasks: 3, lr: 1e-2, seed: 9, gradClip } });
-      try {
-        for (let step = 0; step < 3; step++) (await model.trainStep(batch)).dispose();
-        const path = join(dir, `${kernels}-${gradClip}.safetensors`);
-        await model.save(path);
-        const { tensors: saved } = await checkpoint.readSafetensors(path);
-        const out = {};
-        for (const [name, tensor] of Object.entries(saved)) {
-          out[name] = await tensor.toTypedArray();
-          tensor.dispose();
-        }
-        return out;
-      } finally {
-        model.dispose();
+      for (let step = 0; step < 3; step++) (await model.trainStep(batch)).dispose();
+      const path = join(dir, `${kernels}-${gradClip}.safetensors`);
+      await model.save(path);
+      const { tensors: saved } = await checkpoint.readSafetensors(path);
+      const out = {};
+      for (const [name, tensor] of Object.entries(saved)) {
+        out[name] = await tensor.toTypedArray();
+        tensor.dispose();
       }
+      return out;
     } finally {
-      if (previous === undefined) delete process.env.SEQSAM_ADAMW_KERNELS;
-      else process.env.SEQSAM_ADAMW_KERNELS = previous;
+      model.dispose();
     }
-  };
+  });
   const clip = 1e-3;  // far below these gradients' norm: every step is scaled
   const perTensor = await train('per-tensor', clip);
   assertBitEqual(await train('multi-tensor', clip), perTensor, 'multi-tensor vs per-tensor, clipped');
   const unclipped = await train('per-tensor', 0);
   assert.ok(Object.keys(perTensor).some((name) => perTensor[name].some((x, i) => !Object.is(x, unclipped[name][i]))), 'clipping changed nothing: the test shows nothing');
   // The trainer reads the switch: the fused kernel is refused without CUDA parameters.
-  process.env.SEQSAM_ADAMW_KERNELS = 'fused';
-  try {
-    await rejectsCoded(SeqSam.load({ config: tinyConfig, seed: 8, training: { numMasks: 3 } }), 'ERR_ARGUMENT', 'fused');
-  } finally {
-    delete process.env.SEQSAM_ADAMW_KERNELS;
-  }
+  await withEnvironment({ SEQSAM_ADAMW_KERNELS: 'fused' }, () =>
+    rejectsCoded(SeqSam.load({ config: tinyConfig, seed: 8, training: { numMasks: 3 } }), 'ERR_ARGUMENT', 'fused'));
   for (const x of Object.values(batch)) x.dispose();
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 
 import { Sam, Tensor, checkpoint, info, tinyConfig } from '../dist/lib/index.js';
-import { fixture, fixtureTest, fixturesMissing, mulberry32, relativeL2, tempDir } from './helpers.mjs';
+import { fixture, fixtureTest, fixturesMissing, mulberry32, relativeL2, tempDir, withEnvironment } from './helpers.mjs';
 
 const reference = fixturesMissing ? null : JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
 const expected = fixturesMissing ? null : (await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'))).tensors;
@@ -18,16 +18,7 @@ const values = async (t) => Array.from(await t.toTypedArray());
 // float32 arithmetic in another summation order: the fixtures' own tolerance.
 const TOLERANCE = 1e-4;
 
-async function withAttention(path, run) {
-  const previous = process.env.SEQSAM_ATTENTION;
-  process.env.SEQSAM_ATTENTION = path;
-  try {
-    return await run();
-  } finally {
-    if (previous === undefined) delete process.env.SEQSAM_ATTENTION;
-    else process.env.SEQSAM_ATTENTION = previous;
-  }
-}
+const withAttention = (path, run) => withEnvironment({ SEQSAM_ATTENTION: path }, run);
 
 // A random image as the encoder wants it.
 function randomImage(seed, width, height) {

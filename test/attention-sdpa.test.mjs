@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import { Sam, checkpoint, info } from '../dist/lib/index.js';
-import { fixture, fixturePrompt, fixtureTest, fixturesMissing, relativeL2 } from './helpers.mjs';
+import { fixture, fixturePrompt, fixtureTest, fixturesMissing, relativeL2, withEnvironment } from './helpers.mjs';
 
 // The reference fixtures, where present; the tests that match them are skipped otherwise.
 const reference = fixturesMissing ? null : JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
@@ -21,10 +21,7 @@ async function rawImage() {
 
 // Embeddings and every reference case's low-res logits, on `device` with attention path `path`.
 async function check(device, path, tolerance) {
-  const previous = process.env.SEQSAM_ATTENTION;
-  if (path) process.env.SEQSAM_ATTENTION = path;
-  else delete process.env.SEQSAM_ATTENTION;
-  try {
+  return withEnvironment({ SEQSAM_ATTENTION: path }, async () => {
     const sam = await Sam.load({ config: reference.config, checkpoint: fixture('sam-tiny', 'sam.safetensors'), device });
     const embedding = await sam.embed(await rawImage());
     const errors = [relativeL2(await values(embedding.tensor), await values(expected.image_embeddings))];
@@ -38,10 +35,7 @@ async function check(device, path, tolerance) {
     const worst = Math.max(...errors);
     assert.ok(worst < tolerance, `${device}, attention ${path ?? 'default'}: relative L2 ${worst.toExponential(2)} ≥ ${tolerance}`);
     return worst;
-  } finally {
-    if (previous === undefined) delete process.env.SEQSAM_ATTENTION;
-    else process.env.SEQSAM_ATTENTION = previous;
-  }
+  });
 }
 
 fixtureTest('SDPA-form attention (rel-pos bias as the mask) matches the reference on the CPU', async (t) => {

@@ -75,7 +75,41 @@ export function spyEmbed(model) {
 }
 
 // The seeded PRNG the synthetic dataset uses, for reproducible random test inputs.
-export { mulberry32 } from '../dist/lib/data/synthetic.js';
+import { mulberry32 } from '../dist/lib/data/synthetic.js';
+import { tinyConfig } from '../dist/lib/model/config.js';
+import { Tensor } from '../dist/lib/tensor.js';
+
+export { mulberry32 };
+
+// Runs `run` with the environment variables in `settings` set (a value undefined: unset), then puts them back
+// as they were: for the native switches that are read at each call (SEQSAM_ATTENTION, SEQSAM_BF16_WEIGHTS, …).
+export async function withEnvironment(settings, run) {
+  const previous = Object.fromEntries(Object.keys(settings).map((name) => [name, process.env[name]]));
+  const apply = (values) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(settings);
+  try {
+    return await run();
+  } finally {
+    apply(previous);
+  }
+}
+
+// A training batch for the tiny model from cached embeddings: two random embeddings of its grid, a box each and
+// `numLabels` random annotator masks at the decoder's low resolution (4× the grid).
+export function tinyEmbeddingBatch(seed, numLabels = 3) {
+  const [c, grid] = [tinyConfig.prompt_embed_dim, tinyConfig.image_size / tinyConfig.patch_size];
+  const random = mulberry32(seed);
+  return {
+    embeddings: Tensor.from(Float32Array.from({ length: 2 * c * grid * grid }, () => random() - 0.5), [2, c, grid, grid]),
+    boxes: Tensor.from(new Float32Array([10, 10, 100, 100, 50, 60, 200, 220]), [2, 4]),
+    labels: Tensor.from(Float32Array.from({ length: 2 * numLabels * 16 * grid * grid }, () => (random() < 0.3 ? 1 : 0)), [2, numLabels, 4 * grid, 4 * grid]),
+  };
+}
 
 // The CLI's entry script.
 export const cliBin = fileURLToPath(new URL('../scripts/seqsam.mjs', import.meta.url));

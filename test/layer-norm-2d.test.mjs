@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import test from 'node:test';
 
-import { Sam, SeqSam, Tensor, checkpoint, tinyConfig } from '../dist/lib/index.js';
-import { fixture, fixtureTest, fixturesMissing, mulberry32, relativeL2 } from './helpers.mjs';
+import { Sam, SeqSam, checkpoint, tinyConfig } from '../dist/lib/index.js';
+import { fixture, fixtureTest, fixturesMissing, relativeL2, tinyEmbeddingBatch, withEnvironment } from './helpers.mjs';
 
 const reference = fixturesMissing ? null : JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
 const expected = fixturesMissing ? null : (await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'))).tensors;
@@ -17,16 +17,7 @@ const sameBits = (a, b) => a.length === b.length && a.every((x, i) => Object.is(
 // float32 arithmetic in another summation order: the fixtures' own tolerance.
 const TOLERANCE = 1e-4;
 
-async function withLayerNorm2d(form, run) {
-  const previous = process.env.SEQSAM_LAYER_NORM_2D;
-  process.env.SEQSAM_LAYER_NORM_2D = form;
-  try {
-    return await run();
-  } finally {
-    if (previous === undefined) delete process.env.SEQSAM_LAYER_NORM_2D;
-    else process.env.SEQSAM_LAYER_NORM_2D = previous;
-  }
-}
+const withLayerNorm2d = (form, run) => withEnvironment({ SEQSAM_LAYER_NORM_2D: form }, run);
 
 fixtureTest('the fused LayerNorm2d matches the reference: embeddings (the neck) and mask logits (the upscaling)', async (t) => {
   const sam = await Sam.load({ config: reference.config, checkpoint: fixture('sam-tiny', 'sam.safetensors') });
@@ -53,13 +44,7 @@ fixtureTest('the fused LayerNorm2d matches the reference: embeddings (the neck) 
 });
 
 test('a training step through the fused LayerNorm2d (mask prompts, upscaling) equals the written-out one to float32 rounding', async (t) => {
-  const [c, grid] = [tinyConfig.prompt_embed_dim, tinyConfig.image_size / tinyConfig.patch_size];
-  const random = mulberry32(41);
-  const batch = {
-    embeddings: Tensor.from(Float32Array.from({ length: 2 * c * grid * grid }, () => random() - 0.5), [2, c, grid, grid]),
-    boxes: Tensor.from(new Float32Array([10, 10, 100, 100, 50, 60, 200, 220]), [2, 4]),
-    labels: Tensor.from(Float32Array.from({ length: 2 * 3 * 16 * grid * grid }, () => (random() < 0.3 ? 1 : 0)), [2, 3, 4 * grid, 4 * grid]),
-  };
+  const batch = tinyEmbeddingBatch(41);
   // Three masks: steps 2 and 3 feed the previous logits back through the mask prompt's two LayerNorm2d.
   const step = (form) => withLayerNorm2d(form, async () => {
     const model = await SeqSam.load({ config: tinyConfig, seed: 12, training: { numMasks: 3, lr: 1e-3, seed: 13 } });

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 
 import { Sam, SeqSam, Tensor, checkpoint, info, tinyConfig } from '../dist/lib/index.js';
-import { fixture, fixtureTest, fixturesMissing, mulberry32, relativeL2, tempDir } from './helpers.mjs';
+import { fixture, fixtureTest, fixturesMissing, mulberry32, relativeL2, tempDir, withEnvironment } from './helpers.mjs';
 
 const reference = fixturesMissing ? null : JSON.parse(readFileSync(fixture('sam-tiny', 'reference.json'), 'utf8'));
 const expected = fixturesMissing ? null : (await checkpoint.readSafetensors(fixture('sam-tiny', 'reference.safetensors'))).tensors;
@@ -56,28 +56,8 @@ function assertWithin(actual, truth, name, ceiling) {
   return error;
 }
 
-async function withBf16Weights(mode, run) {
-  const previous = process.env.SEQSAM_BF16_WEIGHTS;
-  process.env.SEQSAM_BF16_WEIGHTS = mode;
-  try {
-    return await run();
-  } finally {
-    if (previous === undefined) delete process.env.SEQSAM_BF16_WEIGHTS;
-    else process.env.SEQSAM_BF16_WEIGHTS = previous;
-  }
-}
-
-async function withGeluEpilogue(mode, run) {
-  const previous = process.env.SEQSAM_GELU_EPILOGUE;
-  if (mode === undefined) delete process.env.SEQSAM_GELU_EPILOGUE;
-  else process.env.SEQSAM_GELU_EPILOGUE = mode;
-  try {
-    return await run();
-  } finally {
-    if (previous === undefined) delete process.env.SEQSAM_GELU_EPILOGUE;
-    else process.env.SEQSAM_GELU_EPILOGUE = previous;
-  }
-}
+const withBf16Weights = (mode, run) => withEnvironment({ SEQSAM_BF16_WEIGHTS: mode }, run);
+const withGeluEpilogue = (mode, run) => withEnvironment({ SEQSAM_GELU_EPILOGUE: mode }, run);
 
 const sameBits = (a, b) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 

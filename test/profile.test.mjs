@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 
-import { SeqSam, Tensor, profile, tinyConfig } from '../dist/lib/index.js';
-import { rejectsCoded, tempDir } from './helpers.mjs';
+import { SeqSam, profile, tinyConfig } from '../dist/lib/index.js';
+import { rejectsCoded, tempDir, tinyEmbeddingBatch } from './helpers.mjs';
 
 test('a profiling session records the ops of async calls (run on worker threads) as a Chrome trace', async (t) => {
   const model = await SeqSam.load({ config: tinyConfig, seed: 1 });
@@ -68,14 +68,7 @@ test('summarizePhases: seqsam ranges with the ops inside them, in order; summari
 
 test('a profiled training step shows its phases in order: rollout, set loss, backward, gradient clipping, AdamW', async () => {
   const model = await SeqSam.load({ config: tinyConfig, seed: 2, training: { numMasks: 2, seed: 3 } });
-  // Cached embeddings of the tiny model's grid, and labels at the decoder's low resolution (4× the grid).
-  const [c, grid] = [tinyConfig.prompt_embed_dim, tinyConfig.image_size / tinyConfig.patch_size];
-  const low = 4 * grid;
-  const batch = {
-    embeddings: Tensor.from(Float32Array.from({ length: 2 * c * grid * grid }, (_, i) => Math.sin(i)), [2, c, grid, grid]),
-    boxes: Tensor.from(new Float32Array([10, 10, 100, 100, 50, 60, 200, 220]), [2, 4]),
-    labels: Tensor.from(Float32Array.from({ length: 2 * 2 * low * low }, (_, i) => (i % 7 < 3 ? 1 : 0)), [2, 2, low, low]),
-  };
+  const batch = tinyEmbeddingBatch(3, 2);
   profile.startProfile();
   let trace;
   try {
