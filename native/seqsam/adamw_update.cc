@@ -6,19 +6,6 @@ namespace {
 
 using Tensors = std::vector<torch::Tensor>;
 
-// xs ← xs·f
-void adamwScale(Tensors& xs, const StepFactor& f, bool multiTensor) {
-  if (f.device.defined()) {
-#if SEQSAM_TORCH_HAS_FOREACH_TENSOR_SCALARS
-    if (multiTensor) return at::_foreach_mul_(xs, f.device);
-#endif
-    for (auto& x : xs) x.mul_(f.device);
-    return;
-  }
-  if (multiTensor) return at::_foreach_mul_(xs, f.host);
-  for (auto& x : xs) x.mul_(f.host);
-}
-
 // xs ← xs / f
 void adamwDivide(Tensors& xs, const StepFactor& f, bool multiTensor) {
   if (f.device.defined()) {
@@ -73,7 +60,7 @@ void adamwStages(AdamWLists& l, const AdamWStepScalars& s, const AdamWConstants&
   for (size_t i = 0; i < l.params.size(); ++i) {
     if (l.decays[i]) decaying.push_back(l.params[i]);
   }
-  if (!decaying.empty()) adamwScale(decaying, s.decay, multiTensor);
+  if (!decaying.empty()) scaleInPlace(decaying, s.decay, multiTensor);
   adamwLerp(l.expAvgs, l.grads, 1.0 - c.beta1, multiTensor);
   if (multiTensor) {
     at::_foreach_mul_(l.expAvgSqs, c.beta2);
@@ -97,6 +84,19 @@ void adamwStages(AdamWLists& l, const AdamWStepScalars& s, const AdamWConstants&
 }
 
 }  // namespace
+
+void scaleInPlace(std::vector<torch::Tensor>& xs, const StepFactor& f, bool multiTensor) {
+  if (xs.empty()) return;  // a _foreach_ op refuses an empty list
+  if (f.device.defined()) {
+#if SEQSAM_TORCH_HAS_FOREACH_TENSOR_SCALARS
+    if (multiTensor) return at::_foreach_mul_(xs, f.device);
+#endif
+    for (auto& x : xs) x.mul_(f.device);
+    return;
+  }
+  if (multiTensor) return at::_foreach_mul_(xs, f.host);
+  for (auto& x : xs) x.mul_(f.host);
+}
 
 void applyAdamW(AdamWLists& lists, const AdamWStepScalars& scalars, const AdamWConstants& constants, bool multiTensor) {
   torch::NoGradGuard noGrad;

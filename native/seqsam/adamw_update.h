@@ -44,6 +44,10 @@ struct AdamWConstants {
   double beta1, beta2, eps;
 };
 
+// xs ← xs·f in place: one multi-tensor op where this LibTorch has it for f's form, else one op per tensor
+// (the same bits on the CPU). Also the gradient clipping's scaling.
+void scaleInPlace(std::vector<torch::Tensor>& xs, const StepFactor& f, bool multiTensor);
+
 // p ← p·decay (decaying ones); m ← lerp(m, g, 1−β1); v ← β2·v + (1−β2)·g²; p ← p − stepSize·m / (√v/√bias2 + ε).
 // Multi-tensor ops are used where this LibTorch has them for the scalar's form; the others stay per tensor.
 void applyAdamW(AdamWLists& lists, const AdamWStepScalars& scalars, const AdamWConstants& constants, bool multiTensor);

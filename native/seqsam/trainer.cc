@@ -1,7 +1,6 @@
 #include "seqsam/trainer.h"
 
 #include <ATen/record_function.h>
-#include <torch/version.h>
 
 #include <cstdlib>
 #include <utility>
@@ -11,6 +10,7 @@
 #include "core/tf32_scope.h"
 #include "cuda/sync_check.h"
 #include "distributed/step_sync.h"
+#include "seqsam/adamw_update.h"
 
 namespace seqsam::seq {
 
@@ -98,13 +98,9 @@ torch::Tensor gradNorm(const std::vector<torch::Tensor>& grads, const torch::Dev
 
 // torch::nn::utils::clip_grad_norm_, without its .item(): the scale min(1, max / (norm + 1e-6)) stays a
 // device tensor (a factor of exactly 1 leaves the gradients as they are, as the reference's `if` does).
-void clipGradNorm(const std::vector<torch::Tensor>& grads, double maxNorm, const torch::Tensor& total, bool multiTensor) {
+void clipGradNorm(std::vector<torch::Tensor>& grads, double maxNorm, const torch::Tensor& total, bool multiTensor) {
   torch::NoGradGuard noGrad;
-  torch::Tensor scale = (maxNorm / (total + 1e-6)).clamp_max(1.0);
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-  if (multiTensor) return at::_foreach_mul_(grads, scale);  // a tensor factor for _foreach_ ops came in 2.1
-#endif
-  for (const auto& g : grads) g.mul_(scale);
+  scaleInPlace(grads, StepFactor{0, (maxNorm / (total + 1e-6)).clamp_max(1.0)}, multiTensor);
 }
 
 }  // namespace
@@ -142,7 +138,7 @@ StepResult Trainer::forwardLoss(const torch::Tensor& embeddings, const Prompts& 
 std::pair<torch::Tensor, torch::Tensor> Trainer::gateAndClip(const torch::Tensor& loss, const torch::Device& device) {
   RECORD_USER_SCOPE("seqsam::clip_gradients");
   const bool multiTensor = optimizer_->kernelsForNextStep() != AdamWKernels::PerTensor;
-  const std::vector<torch::Tensor> grads = gradientsOf(optimizer_->params());
+  std::vector<torch::Tensor> grads = gradientsOf(optimizer_->params());
   torch::Tensor norm = gradNorm(grads, device, multiTensor);
   torch::Tensor finite = torch::isfinite(loss.detach()).logical_and(torch::isfinite(norm));
   if (config_.gradClip > 0) clipGradNorm(grads, config_.gradClip, norm, multiTensor);
