@@ -80,6 +80,21 @@ export async function stopProfile(path?: string): Promise<Trace> {
   return JSON.parse(text) as Trace;
 }
 
+// The CPU events of each thread in start order, outer ones first where two start together (so an event's
+// enclosing ones come before it).
+function cpuEventsByThread(trace: Trace): TraceEvent[][] {
+  const threads = new Map<string, TraceEvent[]>();
+  for (const e of trace.traceEvents) {
+    if (e.cat === 'kernel') continue;
+    const key = `${e.pid}:${e.tid}`;
+    if (!threads.has(key)) threads.set(key, []);
+    threads.get(key)!.push(e);
+  }
+  const byThread = [...threads.values()];
+  for (const events of byThread) events.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  return byThread;
+}
+
 /**
  * Time per op / kernel name, most first: GPU kernels by their time when the trace has any, else CPU ops
  * by self time (an op's time minus the ops it called, on the same thread). `top` rows at most (default 15).
@@ -92,22 +107,15 @@ export function summarizeTrace(trace: Trace, top = 15): TraceRow[] {
     if (!r) rows.set(key, (r = { name: e.name, cat: e.cat, calls: 0, selfUs: 0, totalUs: 0 }));
     return r;
   };
-  const threads = new Map<string, TraceEvent[]>();
   for (const e of trace.traceEvents) {
-    if (e.cat === 'kernel') {
-      const r = row(e);
-      r.calls += 1;
-      r.selfUs += e.dur;
-      r.totalUs += e.dur;
-      continue;
-    }
-    const key = `${e.pid}:${e.tid}`;
-    if (!threads.has(key)) threads.set(key, []);
-    threads.get(key)!.push(e);
+    if (e.cat !== 'kernel') continue;
+    const r = row(e);
+    r.calls += 1;
+    r.selfUs += e.dur;
+    r.totalUs += e.dur;
   }
-  for (const events of threads.values()) {
-    // Outer ops first where two start together; a stack of open ops gives each its children's time.
-    events.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  for (const events of cpuEventsByThread(trace)) {
+    // A stack of open ops gives each its children's time.
     const open: { event: TraceEvent; children: number }[] = [];
     const close = () => {
       const { event, children } = open.pop()!;
@@ -136,15 +144,7 @@ export function summarizeTrace(trace: Trace, top = 15): TraceRow[] {
 /** seqsam's named ranges in a trace, in the order they first ran, with the ops each holds. */
 export function summarizePhases(trace: Trace): PhaseRow[] {
   const phases = new Map<string, PhaseRow>();
-  const threads = new Map<string, TraceEvent[]>();
-  for (const e of trace.traceEvents) {
-    if (e.cat === 'kernel') continue;
-    const key = `${e.pid}:${e.tid}`;
-    if (!threads.has(key)) threads.set(key, []);
-    threads.get(key)!.push(e);
-  }
-  for (const events of threads.values()) {
-    events.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  for (const events of cpuEventsByThread(trace)) {
     // The ranges open around each event: an op counts for every range it lies in.
     const open: { event: TraceEvent; row: PhaseRow | null }[] = [];
     for (const e of events) {
