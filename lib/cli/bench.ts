@@ -34,13 +34,15 @@ interface ResultSink {
   push(...entries: Entry[]): void;
 }
 
-// The results as they come: kept for the report, and each also written to stderr at once, so a long run
-// shows how far it got.
+// The results as they come: labelled with the case that runs (`suite`) and its settings, kept for the
+// report, and each also written to stderr at once, so a long run shows how far it got.
 class Results implements ResultSink {
   readonly list: Entry[] = [];
+  suite: Suite | null = null;
 
   push(...entries: Entry[]): void {
     for (const entry of entries) {
+      if (this.suite) Object.assign(entry, { case: this.suite, settings: { ...caseSettings[this.suite], threads: entry.threads } });
       this.list.push(entry);
       process.stderr.write(`bench:   ${entry.name}, ${entry.threads} thr: ${formatValue(entry.value)} ${entry.unit}\n`);
     }
@@ -545,12 +547,7 @@ export const benchCommand: CommandModule<object, { case?: string[]; repeats: num
     const chosen = (args.case?.length ? args.case : defaultSuites) as Suite[];
     // Stopped (Ctrl-C, or a time limit's SIGTERM), the bench still reports what it measured so far, marked
     // partial, before it exits: a long run cut short keeps its numbers.
-    let running: { suite: Suite; first: number } | null = null;
-    const label = (suite: Suite, first: number) => {
-      for (const entry of entries.slice(first)) Object.assign(entry, { case: suite, settings: { ...caseSettings[suite], threads: entry.threads } });
-    };
     const stop = (signal: NodeJS.Signals) => {
-      if (running) label(running.suite, running.first);
       process.stderr.write(`\nbench: ${signal}: reporting the ${entries.length} entries measured so far\n`);
       writeSync(1, formatResults(before, entries, args.json, signal));
       process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -560,10 +557,8 @@ export const benchCommand: CommandModule<object, { case?: string[]; repeats: num
     try {
       for (const suite of chosen) {
         process.stderr.write(`bench: ${suite}...\n`);
-        running = { suite, first: entries.length };
+        results.suite = suite;
         await suites[suite](results, args.repeats);
-        label(suite, running.first);
-        running = null;
       }
     } finally {
       process.off('SIGINT', stop);
