@@ -3,9 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
-#include <cstdlib>
-#include <cstring>
-
+#include "core/env_switch.h"
 #include "core/errors.h"
 
 // LibTorch 2.4 made autocast's state per device type (the CPU/GPU-specific calls are deprecated there).
@@ -37,8 +35,7 @@ const char* precisionName(Precision precision) {
 }
 
 bool holdBf16Weights() {
-  const char* choice = std::getenv("SEQSAM_BF16_WEIGHTS");
-  return choice == nullptr || std::strcmp(choice, "autocast") != 0;
+  return !envIs("SEQSAM_BF16_WEIGHTS", "autocast");
 }
 
 bool autocastEnabled(c10::DeviceType type) {

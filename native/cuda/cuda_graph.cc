@@ -2,10 +2,9 @@
 
 #include <ATen/record_function.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <sstream>
 
+#include "core/env_switch.h"
 #include "core/errors.h"
 #include "core/precision.h"
 
@@ -24,15 +23,6 @@
 #endif
 
 namespace seqsam::cuda {
-
-namespace {
-
-bool envIs(const char* name, const char* value) {
-  const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, value) == 0;
-}
-
-}  // namespace
 
 bool graphsAvailable() { return SEQSAM_GRAPHS_BUILT != 0; }
 

@@ -1,7 +1,6 @@
 #include "cuda/sync_check.h"
 
-#include <cstdlib>
-#include <cstring>
+#include "core/env_switch.h"
 
 #if defined(SEQSAM_WITH_CUDA) && SEQSAM_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -11,8 +10,7 @@ namespace seqsam::cuda {
 
 NoSyncScope::NoSyncScope(bool onCudaDevice) {
 #if defined(SEQSAM_WITH_CUDA) && SEQSAM_WITH_CUDA
-  const char* mode = std::getenv("SEQSAM_CUDA_SYNC_CHECK");
-  if (!onCudaDevice || mode == nullptr || std::strcmp(mode, "error") != 0) return;
+  if (!onCudaDevice || !envIs("SEQSAM_CUDA_SYNC_CHECK", "error")) return;
   auto& state = c10::cuda::warning_state();
   previous_ = static_cast<int>(state.get_sync_debug_mode());
   state.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);

@@ -3,8 +3,8 @@
 #include <torch/version.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
+
+#include "core/env_switch.h"
 
 namespace seqsam::sam {
 
@@ -13,10 +13,7 @@ namespace seqsam::sam {
 
 namespace {
 
-bool attentionChoiceIs(const char* name) {
-  const char* choice = std::getenv("SEQSAM_ATTENTION");
-  return choice != nullptr && std::strcmp(choice, name) == 0;
-}
+bool attentionChoiceIs(const char* name) { return envIs("SEQSAM_ATTENTION", name); }
 
 int64_t roundUpToMultiple(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 

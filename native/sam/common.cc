@@ -1,9 +1,8 @@
 #include "sam/common.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
+#include "core/env_switch.h"
 #include "core/precision.h"
 #include "sam/gelu_epilogue.h"
 
@@ -27,11 +26,10 @@ LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
 
 namespace {
 
-// SEQSAM_LAYER_NORM_2D=fused or =explicit forces one form (read at each call, for tests and benchmarks).
+// SEQSAM_LAYER_NORM_2D=fused or =explicit forces one form (tests, benchmarks).
 bool fusedLayerNorm2d(const torch::Device& device) {
-  const char* choice = std::getenv("SEQSAM_LAYER_NORM_2D");
-  if (choice != nullptr && std::strcmp(choice, "fused") == 0) return true;
-  if (choice != nullptr && std::strcmp(choice, "explicit") == 0) return false;
+  if (envIs("SEQSAM_LAYER_NORM_2D", "fused")) return true;
+  if (envIs("SEQSAM_LAYER_NORM_2D", "explicit")) return false;
   return !device.is_cpu();
 }
 

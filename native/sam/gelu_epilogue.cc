@@ -1,22 +1,15 @@
 #include "sam/gelu_epilogue.h"
 
-#include <cstdlib>
-#include <cstring>
+#include "core/env_switch.h"
 
 namespace seqsam::sam {
 
 namespace {
 
-// Read at each call, like SEQSAM_ATTENTION, so tests and benchmarks can switch it in one process.
-bool geluEpilogueChoiceIs(const char* value) {
-  const char* choice = std::getenv("SEQSAM_GELU_EPILOGUE");
-  return choice != nullptr && std::strcmp(choice, value) == 0;
-}
-
 // Whether linearGelu fuses for these weights in the current grad mode (see the header).
 bool useGeluEpilogue(const torch::Tensor& weight) {
-  if (torch::GradMode::is_enabled() || geluEpilogueChoiceIs("0")) return false;
-  return geluEpilogueChoiceIs("1") || (weight.is_cuda() && weight.scalar_type() == torch::kBFloat16);
+  if (torch::GradMode::is_enabled() || envIs("SEQSAM_GELU_EPILOGUE", "0")) return false;
+  return envIs("SEQSAM_GELU_EPILOGUE", "1") || (weight.is_cuda() && weight.scalar_type() == torch::kBFloat16);
 }
 
 }  // namespace
