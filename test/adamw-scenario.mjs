@@ -76,6 +76,19 @@ export function assertBitEqual(actual, expected, what) {
   }
 }
 
+// An optimizer over `params` (named arrays) with `options`, in capturable mode or not, holding the gradients
+// `grads` (named arrays) for its next step; its own copies of both, the inputs' tensors freed.
+export function optimizerWithGradients(params, grads, options, { capturable = false } = {}) {
+  const paramTensors = tensors(params, shapes);
+  const opt = new AdamWOptimizer(paramTensors, options);
+  Object.values(paramTensors).forEach((t) => t.dispose());
+  opt.setCapturable(capturable);
+  const gradTensors = tensors(grads, shapes);
+  opt.setGradients(gradTensors);
+  Object.values(gradTensors).forEach((t) => t.dispose());
+  return opt;
+}
+
 // Runs the scenario. `capturable`: device scalars; `kernels`: how the update is issued; `flag`: pass the
 // gate as a tensor (true) on every step, else only on the gated one. `from` ({ params, state, step }) resumes
 // a run stopped before step `step`; `until` stops before that step. Returns the final parameters and

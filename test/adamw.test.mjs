@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { AdamWOptimizer } from '../dist/lib/adamw-ops.js';
 import { SeqSam, Tensor, checkpoint, tinyConfig } from '../dist/lib/index.js';
 import {
-  GATED, STEPS, WEIGHT_DECAY, assertBitEqual, assertNearReference, gradientsAt, initialParams, lrAt, read, reference, runScenario, shapes, snapshot, tensors, u,
+  GATED, STEPS, WEIGHT_DECAY, assertBitEqual, assertNearReference, gradientsAt, initialParams, lrAt, optimizerWithGradients, read, reference, runScenario, shapes, snapshot, tensors, u,
 } from './adamw-scenario.mjs';
 import { rejectsCoded, tempDir, tinyEmbeddingBatch, withEnvironment } from './helpers.mjs';
 
@@ -29,13 +29,7 @@ test('one step from zero moments is p·(1 − lr·wd) − lr·g/(|g| + ε) in bo
   const p0 = initialParams(7);
   const g = gradientsAt(0);
   for (const capturable of [false, true]) {
-    const params = tensors(p0, shapes);
-    const opt = new AdamWOptimizer(params, { lr, weightDecay: WEIGHT_DECAY, decayExempt: 'bias-and-norm' });
-    Object.values(params).forEach((t) => t.dispose());
-    opt.setCapturable(capturable);
-    const grads = tensors(g, shapes);
-    opt.setGradients(grads);
-    Object.values(grads).forEach((t) => t.dispose());
+    const opt = optimizerWithGradients(p0, g, { lr, weightDecay: WEIGHT_DECAY, decayExempt: 'bias-and-norm' }, { capturable });
     opt.step(true);
     const p1 = await read(opt.params());
     opt.dispose();
@@ -113,13 +107,7 @@ test('capturable mode follows host-scalar mode within the bound of its float32 r
 
 test('capturable: a step reads the staged device rate, not options().lr; stageScalars refuses a rate beyond float32 and keeps the staged one', async () => {
   const run = async (setUp) => {
-    const params = tensors(initialParams(), shapes);
-    const opt = new AdamWOptimizer(params, { lr: 1e-3, weightDecay: WEIGHT_DECAY });
-    Object.values(params).forEach((t) => t.dispose());
-    opt.setCapturable(true);
-    const grads = tensors(gradientsAt(0), shapes);
-    opt.setGradients(grads);
-    Object.values(grads).forEach((t) => t.dispose());
+    const opt = optimizerWithGradients(initialParams(), gradientsAt(0), { lr: 1e-3, weightDecay: WEIGHT_DECAY }, { capturable: true });
     setUp(opt);
     opt.step(true);
     const out = await snapshot(opt);
@@ -162,13 +150,7 @@ test('state round trip in capturable mode: a run resumed from state() continues 
 
 test('bad states are refused in both modes and leave the optimizer as it was; the device count follows loadState', async () => {
   for (const capturable of [false, true]) {
-    const params = tensors(initialParams(), shapes);
-    const opt = new AdamWOptimizer(params, { lr: 1e-3, weightDecay: WEIGHT_DECAY });
-    Object.values(params).forEach((t) => t.dispose());
-    opt.setCapturable(capturable);
-    const grads = tensors(gradientsAt(0), shapes);
-    opt.setGradients(grads);
-    Object.values(grads).forEach((t) => t.dispose());
+    const opt = optimizerWithGradients(initialParams(), gradientsAt(0), { lr: 1e-3, weightDecay: WEIGHT_DECAY }, { capturable });
     opt.step(true);
     opt.step(true);
     const before = await snapshot(opt);
@@ -239,12 +221,7 @@ test('kernels and modes: fused needs CUDA, a float32 count caps capturable mode,
 test('the default SeqSAM training path is untouched: host mode on the CPU reads the flag and skips a gated-off update', async () => {
   // Host mode, per-tensor, the flag a CPU tensor: the trainer's CPU path. A false flag returns before any
   // arithmetic, so non-finite gradients never meet the weights; the count goes back with retractStep.
-  const params = tensors(initialParams(), shapes);
-  const opt = new AdamWOptimizer(params, { lr: 1e-3 });
-  Object.values(params).forEach((t) => t.dispose());
-  const grads = tensors(gradientsAt(GATED), shapes);
-  opt.setGradients(grads);
-  Object.values(grads).forEach((t) => t.dispose());
+  const opt = optimizerWithGradients(initialParams(), gradientsAt(GATED), { lr: 1e-3 });
   const before = await snapshot(opt);
   const flag = Tensor.from(Uint8Array.from([0]), [], { dtype: 'bool' });
   opt.step(flag);
